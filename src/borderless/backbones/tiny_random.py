@@ -1,0 +1,44 @@
+"""A tiny, randomly initialised BERT with a byte-level tokenizer: covers every script, loads in
+milliseconds, deterministic (fixed seed). For unit tests and smoke runs, not for accuracy."""
+
+from __future__ import annotations
+
+import torch
+
+SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")
+
+
+def build_tokenizer(model_max_length: int = 512):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    vocab = {tok: i for i, tok in enumerate(SPECIALS)}
+    for ch in sorted(alphabet):
+        vocab[ch] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+        unk_token="<unk>", cls_token="<s>", sep_token="</s>", model_max_length=model_max_length,
+    )
+
+
+def build(hidden: int = 32, layers: int = 2, seed: int = 0):
+    from transformers import BertConfig, BertModel
+
+    tokenizer = build_tokenizer()
+    config = BertConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, num_hidden_layers=layers,
+        num_attention_heads=2, intermediate_size=hidden * 2, max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    model = BertModel(config, add_pooling_layer=False)
+    torch.random.set_rng_state(generator_state)
+    return model, tokenizer

@@ -1,0 +1,249 @@
+"""Typed, frozen run configuration loaded from TOML, with dotted ``--set key=value`` overrides.
+
+Every section is a frozen dataclass; unknown keys and wrong types are refused with an error that
+names the file and the dotted key, and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PARADIGMS = ("monolingual", "centralized", "federated")
+OPTIMIZERS = ("adamw", "adam", "sgd")
+METHODS = ("prompt",)
+AGGREGATORS = ("fedavg",)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, always naming the file and/or key at fault."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "sib200"
+    path: str = ""  # empty: $BORDERLESS_DATA, else ../shared/data/sib200 beside the repo
+    languages: tuple[str, ...] = ("eng_Latn", "hau_Latn")
+    max_train_per_language: int = 0  # 0 = all; else a seeded stratified subsample
+    max_eval_per_language: int = 0  # 0 = the whole dev/test split
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str = "e5-small"  # e5-small | tiny-random | a local folder | a hub id
+    cache_dir: str = ""  # empty: $BORDERLESS_CACHE, else the user cache dir
+    max_length: int = 128
+    input_prefix: str | None = None  # None: the backbone's own (e5: "passage: ")
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    name: str = "prompt"
+    num_virtual_tokens: int = 16
+    prompt_init: str = "vocab"  # vocab: sampled real vocabulary embeddings | random
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    batch_size: int = 16
+    lr: float = 3e-3
+    head_lr: float = 0.0  # 0 = same as lr
+    optimizer: str = "adamw"
+    weight_decay: float = 0.0
+    local_steps: int = 8  # optimizer steps per client per round (federated) / per round-equivalent
+    eval_batch_size: int = 64
+
+
+@dataclass(frozen=True)
+class FederatedConfig:
+    rounds: int = 10
+    clients_per_round: int = 0  # 0 = every client, every round
+    aggregator: str = "fedavg"
+    eval_every: int = 1  # evaluate the global state on every dev split each N rounds (0 = never)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    paradigms: tuple[str, ...] = PARADIGMS
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 = torch's default
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    federated: FederatedConfig = field(default_factory=FederatedConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v):
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            return v
+
+        return {s.name: {f.name: plain(getattr(getattr(self, s.name), f.name))
+                         for f in dataclasses.fields(getattr(self, s.name))
+                         if getattr(getattr(self, s.name), f.name) is not None}
+                for s in dataclasses.fields(self)}
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or origin is getattr(__import__("types"), "UnionType", None):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}; write e.g. [\"a\", \"b\"]")
+        return tuple(_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value))
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {type(value).__name__} {value!r}; quote it")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported type {hint}")
+
+
+def _build(cls: type, raw: dict[str, Any], where: str):
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            near = difflib.get_close_matches(key, names, n=3)
+            hint = f"; did you mean {', '.join(near)}?" if near else f"; valid keys: {', '.join(names)}"
+            raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+        if dataclasses.is_dataclass(hints[key]):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}.{key}: expected a [{key}] table, got {value!r}")
+            kwargs[key] = _build(hints[key], value, f"{where}.{key}" if where else key)
+        else:
+            kwargs[key] = _coerce(value, hints[key], f"{where}.{key}" if where else key)
+    return cls(**kwargs)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``train.lr=0.01`` → (["train", "lr"], 0.01). Values are TOML; bare words are strings."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.lr=0.01")
+    key, text = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return key.strip().split("."), value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    raw: dict[str, Any] = {}
+    label = "<defaults>"
+    if path is not None:
+        path = Path(path)
+        label = str(path)
+        if not path.exists():
+            raise ConfigError(f"{path}: config file not found")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from err
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = raw
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item}: '{k}' is not a table")
+        node[keys[-1]] = value
+    try:
+        config = _build(Config, raw, "")
+    except ConfigError as err:
+        raise ConfigError(f"{label}: {err}") from None
+    validate(config, label)
+    return config
+
+
+def validate(c: Config, label: str = "<config>") -> None:
+    def bad(key: str, msg: str):
+        raise ConfigError(f"{label}: {key}: {msg}")
+
+    if not c.data.languages:
+        bad("data.languages", "list at least one language code, e.g. [\"eng_Latn\", \"hau_Latn\"]")
+    if len(set(c.data.languages)) != len(c.data.languages):
+        bad("data.languages", "a language is listed twice")
+    if c.data.dataset != "sib200":
+        bad("data.dataset", f"unknown dataset {c.data.dataset!r}; available: sib200")
+    for key in ("max_train_per_language", "max_eval_per_language"):
+        if getattr(c.data, key) < 0:
+            bad(f"data.{key}", "must be >= 0 (0 means no cap)")
+    if c.backbone.max_length < 8:
+        bad("backbone.max_length", "must be at least 8")
+    if c.method.name not in METHODS:
+        bad("method.name", f"unknown method {c.method.name!r}; available: {', '.join(METHODS)}")
+    if c.method.num_virtual_tokens < 1:
+        bad("method.num_virtual_tokens", "must be >= 1")
+    if c.method.prompt_init not in ("vocab", "random"):
+        bad("method.prompt_init", "must be 'vocab' or 'random'")
+    if c.train.optimizer not in OPTIMIZERS:
+        bad("train.optimizer", f"unknown optimizer {c.train.optimizer!r}; available: {', '.join(OPTIMIZERS)}")
+    for key in ("batch_size", "local_steps", "eval_batch_size"):
+        if getattr(c.train, key) < 1:
+            bad(f"train.{key}", "must be >= 1")
+    if c.train.lr <= 0:
+        bad("train.lr", "must be > 0")
+    if c.train.head_lr < 0:
+        bad("train.head_lr", "must be >= 0 (0 = same as train.lr)")
+    if c.federated.rounds < 1:
+        bad("federated.rounds", "must be >= 1")
+    if c.federated.clients_per_round < 0:
+        bad("federated.clients_per_round", "must be >= 0 (0 = all clients)")
+    if c.federated.aggregator not in AGGREGATORS:
+        bad("federated.aggregator", f"unknown aggregator {c.federated.aggregator!r}; available: {', '.join(AGGREGATORS)}")
+    if not c.run.paradigms:
+        bad("run.paradigms", f"list at least one of {', '.join(PARADIGMS)}")
+    for p in c.run.paradigms:
+        if p not in PARADIGMS:
+            bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
+
+
+def resolve_data_path(c: DataConfig) -> Path:
+    """The SIB-200 folder: data.path, else $BORDERLESS_DATA, else ../shared/data/sib200."""
+    if c.path:
+        return Path(os.path.expanduser(c.path))
+    env = os.environ.get("BORDERLESS_DATA")
+    if env:
+        return Path(os.path.expanduser(env))
+    return Path(__file__).resolve().parents[3] / "shared" / "data" / "sib200"
+
+
+def resolve_cache_dir(c: BackboneConfig) -> Path:
+    if c.cache_dir:
+        return Path(os.path.expanduser(c.cache_dir))
+    env = os.environ.get("BORDERLESS_CACHE")
+    if env:
+        return Path(os.path.expanduser(env))
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("borderless"))

@@ -1,0 +1,135 @@
+"""``borderless run``: config → data → backbone (once) → method → paradigms → results folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import tomli_w
+from tqdm.auto import tqdm
+
+from borderless.backbones.resolve import Backbone, load_backbone
+from borderless.config import Config, resolve_cache_dir, resolve_data_path
+from borderless.data.sampling import stratified_cap
+from borderless.data.sib200 import load_sib200
+from borderless.paradigms import RUNNERS, ParadigmResult, Workload
+from borderless.report import write_report
+from borderless.train import tokenize
+from borderless.tuning.prompt import build_prompt_classifier
+from borderless.tuning.state import state_num_bytes, state_num_params, trainable_state
+
+
+class OutputExistsError(FileExistsError):
+    pass
+
+
+@dataclass
+class RunOutput:
+    folder: Path
+    results: dict
+
+
+def prepare_output(folder: Path, overwrite: bool) -> Path:
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not overwrite:
+        raise OutputExistsError(
+            f"{folder}: results folder exists and is not empty; nothing was touched. "
+            "Choose another --output, or pass --overwrite to replace its files."
+        )
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def build_workload(cfg: Config, backbone: Backbone, max_length: int) -> tuple[Workload, tuple[str, ...]]:
+    data = load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
+    langs = list(data)
+    labels = data[langs[0]].labels.names
+    cap_train, cap_eval, seed = cfg.data.max_train_per_language, cfg.data.max_eval_per_language, cfg.run.seed
+
+    def tok(examples):
+        return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix)
+
+    work = Workload(
+        langs,
+        train={l: tok(stratified_cap(d.train, cap_train, seed)) for l, d in data.items()},
+        dev={l: tok(stratified_cap(d.dev, cap_eval, seed)) for l, d in data.items()},
+        test={l: tok(stratified_cap(d.test, cap_eval, seed)) for l, d in data.items()},
+    )
+    return work, labels
+
+
+def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
+        backbone: Backbone | None = None) -> RunOutput:
+    """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
+    to reuse one already in memory (one frozen backbone per process)."""
+    folder = prepare_output(output, overwrite)
+    (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    t0 = time.perf_counter()
+    if backbone is None:
+        backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
+    load_s = time.perf_counter() - t0
+    max_length = min(cfg.backbone.max_length, backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
+    work, labels = build_workload(cfg, backbone, max_length)
+    backbone_params = backbone.num_parameters()
+    model = build_prompt_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
+    init = trainable_state(model)
+    head_names = model.head_parameter_names()
+
+    metrics_path = folder / "metrics.jsonl"
+    metrics_path.write_text("")
+    with metrics_path.open("a", encoding="utf-8") as fh:
+        def sink(row: dict) -> None:
+            fh.write(json.dumps(row) + "\n")
+            fh.flush()
+
+        results: dict[str, ParadigmResult] = {}
+        for paradigm in cfg.run.paradigms:
+            units = cfg.federated.rounds * (1 if paradigm == "centralized" else len(work.languages))
+            with tqdm(total=units, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,
+                      dynamic_ncols=True) as bar:
+                def tick(who: str, bar=bar) -> None:
+                    bar.set_postfix_str(who)
+                    bar.update(1)
+
+                results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick)
+            for lang, m in results[paradigm].test.items():
+                sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
+
+    n_trainable = state_num_params(init)
+    summary = {
+        "config": cfg.to_dict(),
+        "languages": work.languages,
+        "labels": list(labels),
+        "examples": {l: {"train": len(work.train[l]), "dev": len(work.dev[l]), "test": len(work.test[l])}
+                     for l in work.languages},
+        "backbone": {"name": backbone.name, "parameters": backbone_params, "load_s": round(load_s, 2)},
+        "method": {
+            "name": cfg.method.name,
+            "trainable_parameters": n_trainable,
+            "trainable_percent_of_backbone": 100.0 * n_trainable / backbone_params,
+            "trainable_tensors": {k: list(v.shape) for k, v in init.items()},
+        },
+        "communication": {
+            "bytes_per_client_per_round_up": state_num_bytes(init),
+            "bytes_per_client_per_round_down": state_num_bytes(init),
+        },
+        "paradigms": {
+            name: {
+                "test_accuracy": {l: m["accuracy"] for l, m in r.test.items()},
+                "mean_accuracy": sum(m["accuracy"] for m in r.test.values()) / len(r.test),
+                "worst_language": min(r.test, key=lambda l: r.test[l]["accuracy"]),
+                "worst_accuracy": min(m["accuracy"] for m in r.test.values()),
+                "train_examples_processed": r.train_examples,
+                "wall_s": round(r.wall_s, 1),
+            }
+            for name, r in results.items()
+        },
+    }
+    (folder / "results.json").write_text(json.dumps(summary, indent=2))
+    write_report(folder, summary)
+    return RunOutput(folder, summary)

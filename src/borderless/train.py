@@ -1,0 +1,137 @@
+"""The one local training loop and the one evaluation loop.
+
+Speed basics: texts are tokenized once per client; batches are formed from length-sorted buckets
+and padded only to their own longest sequence; evaluation runs under ``torch.inference_mode``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+from borderless.config import TrainConfig
+from borderless.data.types import Example
+
+BUCKET_BATCHES = 50  # batches per length-sorted bucket: sorting within buckets keeps batches random
+
+
+@dataclass
+class TokenizedSet:
+    """Token ids of one client's (or one evaluation split's) examples. Stays on its client."""
+
+    input_ids: list[list[int]]
+    labels: list[int]
+    uids: list[str]
+    pad_id: int
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def collate(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        width = max(len(self.input_ids[i]) for i in idx)
+        ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):
+            seq = self.input_ids[i]
+            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        return ids, mask, torch.tensor([self.labels[i] for i in idx], dtype=torch.long)
+
+    @staticmethod
+    def concat(sets: list["TokenizedSet"]) -> "TokenizedSet":
+        return TokenizedSet(
+            [x for s in sets for x in s.input_ids], [y for s in sets for y in s.labels],
+            [u for s in sets for u in s.uids], sets[0].pad_id,
+        )
+
+
+def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = "") -> TokenizedSet:
+    enc = tokenizer([prefix + ex.text for ex in examples], truncation=True, max_length=max_length)
+    return TokenizedSet(list(enc["input_ids"]), [ex.label for ex in examples], [ex.uid for ex in examples],
+                        tokenizer.pad_token_id)
+
+
+def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """One epoch of batches: shuffle, sort by length within buckets, shuffle the batch order."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    bucket = batch_size * BUCKET_BATCHES
+    batches = []
+    for start in range(0, len(order), bucket):
+        chunk = sorted(order[start : start + bucket], key=lambda i: lengths[i])
+        batches.extend(chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+@dataclass
+class BatchStream:
+    """An endless, seeded sequence of training batches over one TokenizedSet, epoch after epoch.
+
+    Its position persists between calls, so a client that trains k steps in each of R rounds sees
+    exactly the batches that one run of k·R steps would see: the paradigms stay comparable.
+    """
+
+    data: TokenizedSet
+    batch_size: int
+    seed: int
+    _rng: random.Random = field(init=False)
+    _queue: list[list[int]] = field(init=False, default_factory=list)
+    epochs: int = field(init=False, default=0)
+
+    def __post_init__(self):
+        self._rng = random.Random(self.seed)
+
+    def next(self) -> list[int]:
+        if not self._queue:
+            lengths = [len(x) for x in self.data.input_ids]
+            self._queue = bucketed_batches(lengths, self.batch_size, self._rng)
+            self.epochs += 1
+        return self._queue.pop(0)
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, head_names: set[str]) -> torch.optim.Optimizer:
+    head, body = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (head if name in head_names else body).append(p)
+    groups = [g for g in ({"params": body, "lr": cfg.lr}, {"params": head, "lr": cfg.head_lr or cfg.lr}) if g["params"]]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def train_steps(model: torch.nn.Module, stream: BatchStream, steps: int,
+                optimizer: torch.optim.Optimizer) -> dict[str, float]:
+    """``steps`` optimizer steps on batches from ``stream``. Returns mean loss and examples seen."""
+    model.train()
+    total_loss, seen = 0.0, 0
+    for _ in range(steps):
+        ids, mask, labels = stream.data.collate(stream.next())
+        loss = F.cross_entropy(model(ids, mask), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.item() * len(labels)
+        seen += len(labels)
+    return {"train_loss": total_loss / max(seen, 1), "train_examples": float(seen)}
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, data: TokenizedSet, batch_size: int) -> dict[str, float]:
+    """Accuracy and mean loss, batches sorted by length, no autograd."""
+    model.eval()
+    order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
+    correct, total_loss = 0, 0.0
+    for start in range(0, len(order), batch_size):
+        ids, mask, labels = data.collate(order[start : start + batch_size])
+        logits = model(ids, mask)
+        total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
+        correct += int((logits.argmax(-1) == labels).sum())
+    n = max(len(data), 1)
+    return {"accuracy": correct / n, "loss": total_loss / n, "examples": float(len(data))}

@@ -31,7 +31,8 @@ class DataConfig:
     path: str = ""  # empty: $BORDERLESS_DATA, else ../shared/data/sib200 beside the repo
     languages: tuple[str, ...] = ("eng_Latn", "hau_Latn")
     max_train_per_language: int = 0  # 0 = all; else a seeded stratified subsample
-    max_eval_per_language: int = 0  # 0 = the whole dev/test split
+    max_dev_per_language: int = 0  # 0 = the whole dev split (used for the per-round curves)
+    max_test_per_language: int = 0  # 0 = the whole test split (the reported accuracies)
 
 
 @dataclass(frozen=True)
@@ -195,7 +196,7 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("data.languages", "a language is listed twice")
     if c.data.dataset != "sib200":
         bad("data.dataset", f"unknown dataset {c.data.dataset!r}; available: sib200")
-    for key in ("max_train_per_language", "max_eval_per_language"):
+    for key in ("max_train_per_language", "max_dev_per_language", "max_test_per_language"):
         if getattr(c.data, key) < 0:
             bad(f"data.{key}", "must be >= 0 (0 means no cap)")
     if c.backbone.max_length < 8:

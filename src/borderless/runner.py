@@ -47,16 +47,16 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int) -> tuple[Wo
     data = load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
     langs = list(data)
     labels = data[langs[0]].labels.names
-    cap_train, cap_eval, seed = cfg.data.max_train_per_language, cfg.data.max_eval_per_language, cfg.run.seed
+    caps, seed = cfg.data, cfg.run.seed
 
     def tok(examples):
         return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix)
 
     work = Workload(
         langs,
-        train={l: tok(stratified_cap(d.train, cap_train, seed)) for l, d in data.items()},
-        dev={l: tok(stratified_cap(d.dev, cap_eval, seed)) for l, d in data.items()},
-        test={l: tok(stratified_cap(d.test, cap_eval, seed)) for l, d in data.items()},
+        train={l: tok(stratified_cap(d.train, caps.max_train_per_language, seed)) for l, d in data.items()},
+        dev={l: tok(stratified_cap(d.dev, caps.max_dev_per_language, seed)) for l, d in data.items()},
+        test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed)) for l, d in data.items()},
     )
     return work, labels
 

@@ -54,31 +54,30 @@ def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = 
                         tokenizer.pad_token_id)
 
 
-def bucketed_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """One epoch of batches: shuffle, sort by length within buckets, shuffle the batch order."""
-    order = list(range(len(lengths)))
-    rng.shuffle(order)
-    bucket = batch_size * BUCKET_BATCHES
-    batches = []
-    for start in range(0, len(order), bucket):
-        chunk = sorted(order[start : start + bucket], key=lambda i: lengths[i])
-        batches.extend(chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size))
+def bucketed_batches(indices: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Sort ``indices`` by length, cut into batches, shuffle the batch order."""
+    chunk = sorted(indices, key=lambda i: lengths[i])
+    batches = [chunk[j : j + batch_size] for j in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return batches
 
 
 @dataclass
 class BatchStream:
-    """An endless, seeded sequence of training batches over one TokenizedSet, epoch after epoch.
+    """An endless, seeded sequence of full training batches over one TokenizedSet.
 
-    Its position persists between calls, so a client that trains k steps in each of R rounds sees
-    exactly the batches that one run of k·R steps would see: the paradigms stay comparable.
+    Indices come from back-to-back shuffled epochs; every ``BUCKET_BATCHES`` batches' worth of them
+    is sorted by length (so padding stays small) and cut into full batches, so every step trains on
+    exactly ``batch_size`` examples. Its position persists between calls: a client that trains k
+    steps in each of R rounds sees exactly the batches one run of k·R steps would see, which keeps
+    the paradigms comparable.
     """
 
     data: TokenizedSet
     batch_size: int
     seed: int
     _rng: random.Random = field(init=False)
+    _pending: list[int] = field(init=False, default_factory=list)
     _queue: list[list[int]] = field(init=False, default_factory=list)
     epochs: int = field(init=False, default=0)
 
@@ -87,9 +86,15 @@ class BatchStream:
 
     def next(self) -> list[int]:
         if not self._queue:
+            bucket = self.batch_size * BUCKET_BATCHES
+            while len(self._pending) < bucket:
+                epoch = list(range(len(self.data)))
+                self._rng.shuffle(epoch)
+                self._pending.extend(epoch)
+                self.epochs += 1
+            chunk, self._pending = self._pending[:bucket], self._pending[bucket:]
             lengths = [len(x) for x in self.data.input_ids]
-            self._queue = bucketed_batches(lengths, self.batch_size, self._rng)
-            self.epochs += 1
+            self._queue = bucketed_batches(chunk, lengths, self.batch_size, self._rng)
         return self._queue.pop(0)
 
 

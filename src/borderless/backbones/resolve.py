@@ -65,6 +65,20 @@ def _load_folder(name: str, folder: Path, input_prefix: str | None) -> Backbone:
     return Backbone(name, model, tokenizer, prefix)
 
 
+BUILT_IN = ("e5-small", "tiny-random")
+
+
+def _refuse_obvious_mistakes(name: str) -> None:
+    """Fail at once (not after a network time-out) on a typo of a built-in name or a missing folder."""
+    import difflib
+
+    near = difflib.get_close_matches(name, BUILT_IN, n=1, cutoff=0.75)
+    if near:
+        raise ValueError(f"backbone.name {name!r}: unknown; did you mean {near[0]!r}? Built in: {', '.join(BUILT_IN)}")
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
+        raise ValueError(f"backbone.name {name!r}: no such folder; give a folder holding a transformers model and tokenizer")
+
+
 def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -> Backbone:
     """Load a backbone, frozen (requires_grad False) and in eval mode."""
     if name == "e5-small":
@@ -75,6 +89,7 @@ def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -
     elif Path(name).expanduser().is_dir():
         backbone = _load_folder(name, Path(name).expanduser(), input_prefix)
     else:
+        _refuse_obvious_mistakes(name)
         try:
             backbone = _load_folder(name, name, input_prefix)  # hub id: needs the internet
         except OSError as err:

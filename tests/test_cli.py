@@ -21,6 +21,7 @@ def test_cli_run_and_errors(tmp_path, sib200_dir, capsys):
     assert "did you mean lr" in capsys.readouterr().err
     assert main(["run", str(cfg), "-o", str(tmp_path / "q"), "--set", "data.languages=[\"hau_Latm\"]"]) == 2
     assert "hau_Latn" in capsys.readouterr().err
+    assert not (tmp_path / "q").exists()  # refused before anything was written
 
 
 def test_languages_command(sib200_dir, capsys):

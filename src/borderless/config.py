@@ -18,7 +18,7 @@ from typing import Any
 PARADIGMS = ("monolingual", "centralized", "federated")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 METHODS = ("prompt",)
-AGGREGATORS = ("fedavg",)
+AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi")
 
 
 class ConfigError(ValueError):
@@ -65,8 +65,14 @@ class TrainConfig:
 class FederatedConfig:
     rounds: int = 10
     clients_per_round: int = 0  # 0 = every client, every round
-    aggregator: str = "fedavg"
+    aggregator: str = "fedavg"  # fedavg | fedprox | fedavgm | fedadam | fedyogi
     eval_every: int = 1  # evaluate the global state on every dev split each N rounds (0 = never)
+    prox_mu: float = 0.01  # fedprox: weight of the client's proximal term mu/2 * ||w - w_global||^2
+    server_lr: float = 0.0  # fedavgm/fedadam/fedyogi; 0 = the rule's default (1.0 for fedavgm, 0.01 adaptive)
+    server_momentum: float = 0.9  # fedavgm
+    beta1: float = 0.9  # fedadam/fedyogi
+    beta2: float = 0.99
+    tau: float = 1e-3
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,12 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("federated.rounds", "must be >= 1")
     if c.federated.clients_per_round < 0:
         bad("federated.clients_per_round", "must be >= 0 (0 = all clients)")
+    for key in ("prox_mu", "server_lr", "tau"):
+        if getattr(c.federated, key) < 0:
+            bad(f"federated.{key}", "must be >= 0")
+    for key in ("server_momentum", "beta1", "beta2"):
+        if not 0 <= getattr(c.federated, key) < 1:
+            bad(f"federated.{key}", "must be in [0, 1)")
     if c.federated.aggregator not in AGGREGATORS:
         bad("federated.aggregator", f"unknown aggregator {c.federated.aggregator!r}; available: {', '.join(AGGREGATORS)}")
     if not c.run.paradigms:

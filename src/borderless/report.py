@@ -96,7 +96,8 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"Backbone **{summary['backbone']['name']}** ({summary['backbone']['parameters']:,} parameters, frozen); "
         f"method **{m['name']}** ({c['method']['num_virtual_tokens']} virtual tokens + linear head).",
         f"Seed {c['run']['seed']}; {c['federated']['rounds']} rounds × {c['train']['local_steps']} local steps × "
-        f"batch {c['train']['batch_size']}; lr {c['train']['lr']} ({c['train']['optimizer']}).",
+        f"batch {c['train']['batch_size']}; lr {c['train']['lr']} (prompt), {c['train']['head_lr'] or c['train']['lr']} (head), "
+        f"{c['train']['optimizer']}; aggregation {c['federated']['aggregator']}.",
         "",
         "## Test accuracy (%) per language",
         "",

@@ -15,6 +15,7 @@ from borderless.backbones.resolve import Backbone, load_backbone
 from borderless.config import Config, resolve_cache_dir, resolve_data_path
 from borderless.data.sampling import stratified_cap
 from borderless.data.sib200 import load_sib200
+from borderless.data.types import LanguageData
 from borderless.paradigms import RUNNERS, ParadigmResult, Workload
 from borderless.report import write_report
 from borderless.train import tokenize
@@ -32,19 +33,23 @@ class RunOutput:
     results: dict
 
 
-def prepare_output(folder: Path, overwrite: bool) -> Path:
+def check_output(folder: Path, overwrite: bool) -> Path:
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
         raise OutputExistsError(
             f"{folder}: results folder exists and is not empty; nothing was touched. "
             "Choose another --output, or pass --overwrite to replace its files."
         )
-    (folder / "plots").mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def build_workload(cfg: Config, backbone: Backbone, max_length: int) -> tuple[Workload, tuple[str, ...]]:
-    data = load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
+def load_data(cfg: Config) -> dict[str, LanguageData]:
+    return load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
+
+
+def build_workload(cfg: Config, backbone: Backbone, max_length: int,
+                   data: dict[str, LanguageData] | None = None) -> tuple[Workload, tuple[str, ...]]:
+    data = data if data is not None else load_data(cfg)
     langs = list(data)
     labels = data[langs[0]].labels.names
     caps, seed = cfg.data, cfg.run.seed
@@ -65,8 +70,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         backbone: Backbone | None = None) -> RunOutput:
     """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
     to reuse one already in memory (one frozen backbone per process)."""
-    folder = prepare_output(output, overwrite)
-    (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
+    folder = check_output(output, overwrite)
+    data = load_data(cfg)  # bad data fails here, before anything is loaded or written
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     t0 = time.perf_counter()
@@ -74,7 +79,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
     load_s = time.perf_counter() - t0
     max_length = min(cfg.backbone.max_length, backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
-    work, labels = build_workload(cfg, backbone, max_length)
+    work, labels = build_workload(cfg, backbone, max_length, data)
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
     backbone_params = backbone.num_parameters()
     model = build_prompt_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
     init = trainable_state(model)

@@ -111,14 +111,20 @@ def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, head_names: set[str
     return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
-def train_steps(model: torch.nn.Module, stream: BatchStream, steps: int,
-                optimizer: torch.optim.Optimizer) -> dict[str, float]:
-    """``steps`` optimizer steps on batches from ``stream``. Returns mean loss and examples seen."""
+def train_steps(model: torch.nn.Module, stream: BatchStream, steps: int, optimizer: torch.optim.Optimizer,
+                prox_anchor: dict[str, torch.Tensor] | None = None, prox_mu: float = 0.0) -> dict[str, float]:
+    """``steps`` optimizer steps on batches from ``stream``. Returns mean loss and examples seen.
+
+    With ``prox_mu > 0`` (FedProx) the loss gains mu/2 · ||w − anchor||² over the trainable
+    parameters, anchoring the client to the global state it started the round from."""
     model.train()
     total_loss, seen = 0.0, 0
+    prox = [(p, prox_anchor[n]) for n, p in model.named_parameters() if p.requires_grad] if prox_mu > 0 else []
     for _ in range(steps):
         ids, mask, labels = stream.data.collate(stream.next())
         loss = F.cross_entropy(model(ids, mask), labels)
+        if prox:
+            loss = loss + 0.5 * prox_mu * sum(((p - a) ** 2).sum() for p, a in prox)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from borderless.config import FederatedConfig, TrainConfig
-from borderless.federated.aggregators.fedavg import fedavg
+from borderless.federated.aggregators.factory import make_aggregator
 from borderless.train import BatchStream, make_optimizer, train_steps
 from borderless.tuning.state import State, load_trainable_state, trainable_state
 
@@ -40,15 +40,12 @@ class Client:
         return len(self.stream.data)
 
     def fit(self, model: torch.nn.Module, global_state: State, cfg: TrainConfig, head_names: set[str],
-            seed: int) -> ClientUpdate:
+            seed: int, prox_mu: float = 0.0) -> ClientUpdate:
         load_trainable_state(model, global_state)
         torch.manual_seed(seed)  # dropout
         optimizer = make_optimizer(model, cfg, head_names)
-        metrics = train_steps(model, self.stream, cfg.local_steps, optimizer)
+        metrics = train_steps(model, self.stream, cfg.local_steps, optimizer, global_state, prox_mu)
         return ClientUpdate(self.client_id, trainable_state(model), self.num_examples, metrics)
-
-
-AGGREGATORS = {"fedavg": fedavg}
 
 
 @dataclass
@@ -68,15 +65,17 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
                fed_cfg: FederatedConfig, head_names: set[str], seed: int,
                on_client: Callable[[int, str], None] | None = None) -> Iterator[RoundResult]:
     """Yield the global state after each round. The same ``model`` object serves every client."""
-    aggregate = AGGREGATORS[fed_cfg.aggregator]
+    aggregate = make_aggregator(fed_cfg)
+    prox_mu = fed_cfg.prox_mu if fed_cfg.aggregator == "fedprox" else 0.0
     rng = random.Random(seed)
     state = {k: v.clone() for k, v in initial_state.items()}
+    server_state = None  # the rule's own state (momentum, Adam moments), explicit between rounds
     for rnd in range(1, fed_cfg.rounds + 1):
         updates = []
         for idx, client in enumerate(sample_clients(clients, fed_cfg.clients_per_round, rng)):
             if on_client:
                 on_client(rnd, client.client_id)
-            updates.append(client.fit(model, state, train_cfg, head_names, seed * 100_003 + rnd * 1_009 + idx))
-        state = aggregate([(u.state, u.num_examples) for u in updates])
+            updates.append(client.fit(model, state, train_cfg, head_names, seed * 100_003 + rnd * 1_009 + idx, prox_mu))
+        state, server_state = aggregate(state, [(u.state, u.num_examples) for u in updates], server_state)
         yield RoundResult(rnd, state, updates)
     load_trainable_state(model, state)

@@ -108,3 +108,14 @@ def test_federated_learns_on_separable_data(tiny_backbone):
     after = [evaluate(model, t, 64)["accuracy"] for t in tests]
     assert min(after) >= 0.75, (before, after)
     assert sum(after) > sum(before) + 0.5
+
+
+def test_iid_federation_runs_with_non_language_clients(tmp_path, sib200_dir, tiny_backbone):
+    cfg = cfg_for(tmp_path, sib200_dir, overrides=['data.partition="iid"', "data.num_clients=2",
+                                                    'run.paradigms=["federated"]'])
+    out = run(cfg, tmp_path / "iid", progress=False, backbone=tiny_backbone)
+    assert out.results["partition"] == {"kind": "iid", "client_sizes": {"iid-0": 53, "iid-1": 52}}
+    rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
+    assert {r["client"] for r in rows if "client" in r} == {"iid-0", "iid-1"}
+    assert set(out.results["paradigms"]["federated"]["test_accuracy"]) == {"eng_Latn", "hau_Latn", "amh_Ethi"}
+    assert "iid-0" in (out.folder / "partition.txt").read_text()

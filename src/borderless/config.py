@@ -18,6 +18,7 @@ from typing import Any
 PARADIGMS = ("monolingual", "centralized", "federated")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 METHODS = ("prompt",)
+PARTITIONS = ("language", "iid", "dirichlet", "size_skew")
 AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi")
 
 
@@ -33,6 +34,11 @@ class DataConfig:
     max_train_per_language: int = 0  # 0 = all; else a seeded stratified subsample
     max_dev_per_language: int = 0  # 0 = the whole dev split (used for the per-round curves)
     max_test_per_language: int = 0  # 0 = the whole test split (the reported accuracies)
+    partition: str = "language"  # federated clients: language | iid | dirichlet | size_skew
+    num_clients: int = 0  # iid / dirichlet: 0 = as many clients as languages
+    dirichlet_alpha: float = 0.5
+    low_resource: tuple[str, ...] = ()  # size_skew: languages that keep only low_resource_fraction
+    low_resource_fraction: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,16 @@ def validate(c: Config, label: str = "<config>") -> None:
     for key in ("max_train_per_language", "max_dev_per_language", "max_test_per_language"):
         if getattr(c.data, key) < 0:
             bad(f"data.{key}", "must be >= 0 (0 means no cap)")
+    if c.data.partition not in PARTITIONS:
+        bad("data.partition", f"unknown partition {c.data.partition!r}; available: {', '.join(PARTITIONS)}")
+    if c.data.num_clients < 0:
+        bad("data.num_clients", "must be >= 0 (0 = one client per language)")
+    if c.data.dirichlet_alpha <= 0:
+        bad("data.dirichlet_alpha", "must be > 0")
+    if not 0 < c.data.low_resource_fraction <= 1:
+        bad("data.low_resource_fraction", "must be in (0, 1]")
+    if c.data.partition == "size_skew" and not c.data.low_resource:
+        bad("data.low_resource", "size_skew needs the low-resource languages listed, e.g. [\"hau_Latn\"]")
     if c.backbone.max_length < 8:
         bad("backbone.max_length", "must be at least 8")
     if c.method.name not in METHODS:

@@ -33,6 +33,8 @@ class Workload:
     train: dict[str, TokenizedSet]
     dev: dict[str, TokenizedSet]
     test: dict[str, TokenizedSet]
+    clients: dict[str, list[tuple[str, int]]] | None = None  # federated clients; None = one per language
+    partition_table: str = ""  # per-client sizes and label counts, for people
 
 
 @dataclass
@@ -89,7 +91,7 @@ def run_centralized(model, init: State, work: Workload, cfg: Config, head_names:
     pooled = TokenizedSet.concat([work.train[lang] for lang in work.languages])
     stream = BatchStream(pooled, cfg.train.batch_size, stream_seed(cfg.run.seed, len(work.languages)))
     optimizer = make_optimizer(model, cfg.train, head_names)
-    steps = cfg.train.local_steps * len(work.languages)
+    steps = cfg.train.local_steps * len(work.clients or work.languages)
     seen = 0
     for rnd in range(1, cfg.federated.rounds + 1):
         tick("pooled")
@@ -104,8 +106,16 @@ def run_centralized(model, init: State, work: Workload, cfg: Config, head_names:
 
 
 def make_clients(work: Workload, cfg: Config) -> list[Client]:
-    return [Client(lang, BatchStream(work.train[lang], cfg.train.batch_size, stream_seed(cfg.run.seed, li)))
-            for li, lang in enumerate(work.languages)]
+    """One client per entry of ``work.clients`` (by default one per language, in language order,
+    so a language client's batch stream is exactly its monolingual counterpart's)."""
+    assignment = work.clients or {lang: [(lang, i) for i in range(len(work.train[lang]))] for lang in work.languages}
+    clients = []
+    for ci, (cid, items) in enumerate(assignment.items()):
+        parts = [work.train[lang].select([i for l, i in items if l == lang]) for lang in work.languages
+                 if any(l == lang for l, _ in items)]
+        clients.append(Client(cid, BatchStream(TokenizedSet.concat(parts), cfg.train.batch_size,
+                                               stream_seed(cfg.run.seed, ci))))
+    return clients
 
 
 def run_federated(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from tqdm.auto import tqdm
 
 from borderless.backbones.resolve import Backbone, load_backbone
 from borderless.config import Config, resolve_cache_dir, resolve_data_path
+from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
 from borderless.data.sib200 import load_sib200
 from borderless.data.types import LanguageData
@@ -47,6 +49,10 @@ def load_data(cfg: Config) -> dict[str, LanguageData]:
     return load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
 
 
+def partition_spec(c) -> PartitionSpec:
+    return PartitionSpec(c.partition, c.num_clients, c.dirichlet_alpha, c.low_resource, c.low_resource_fraction)
+
+
 def build_workload(cfg: Config, backbone: Backbone, max_length: int,
                    data: dict[str, LanguageData] | None = None) -> tuple[Workload, tuple[str, ...]]:
     data = data if data is not None else load_data(cfg)
@@ -57,11 +63,20 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     def tok(examples):
         return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix)
 
+    capped = {l: stratified_cap(d.train, caps.max_train_per_language, seed) for l, d in data.items()}
+    assignment = partition(capped, partition_spec(cfg.data), seed)
+    # every paradigm trains on exactly the examples the federation holds (size_skew drops some)
+    held = {l: sorted({i for items in assignment.values() for ll, i in items if ll == l}) for l in langs}
+    renumber = {l: {old: new for new, old in enumerate(held[l])} for l in langs}
+    train = {l: [capped[l][i] for i in held[l]] for l in langs}
+    clients = {c: [(l, renumber[l][i]) for l, i in items] for c, items in assignment.items()}
     work = Workload(
         langs,
-        train={l: tok(stratified_cap(d.train, caps.max_train_per_language, seed)) for l, d in data.items()},
+        train={l: tok(train[l]) for l in langs},
         dev={l: tok(stratified_cap(d.dev, caps.max_dev_per_language, seed)) for l, d in data.items()},
         test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed)) for l, d in data.items()},
+        clients=clients,
+        partition_table=histogram(clients, train, labels),
     )
     return work, labels
 
@@ -82,6 +97,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     work, labels = build_workload(cfg, backbone, max_length, data)
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
+    (folder / "partition.txt").write_text(work.partition_table + "\n")
+    if progress:
+        print(f"federated clients ({cfg.data.partition} partition):\n{work.partition_table}", file=sys.stderr)
     backbone_params = backbone.num_parameters()
     model = build_prompt_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
     init = trainable_state(model)
@@ -96,7 +114,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
 
         results: dict[str, ParadigmResult] = {}
         for paradigm in cfg.run.paradigms:
-            units = cfg.federated.rounds * (1 if paradigm == "centralized" else len(work.languages))
+            per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, len(work.clients))
+            units = cfg.federated.rounds * per_round
             with tqdm(total=units, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,
                       dynamic_ncols=True) as bar:
                 def tick(who: str, bar=bar) -> None:
@@ -114,6 +133,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "labels": list(labels),
         "examples": {l: {"train": len(work.train[l]), "dev": len(work.dev[l]), "test": len(work.test[l])}
                      for l in work.languages},
+        "partition": {"kind": cfg.data.partition,
+                      "client_sizes": {c: len(items) for c, items in (work.clients or {}).items()}},
         "backbone": {"name": backbone.name, "parameters": backbone_params, "load_s": round(load_s, 2)},
         "method": {
             "name": cfg.method.name,

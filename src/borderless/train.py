@@ -40,6 +40,10 @@ class TokenizedSet:
             mask[row, : len(seq)] = 1
         return ids, mask, torch.tensor([self.labels[i] for i in idx], dtype=torch.long)
 
+    def select(self, idx: list[int]) -> "TokenizedSet":
+        return TokenizedSet([self.input_ids[i] for i in idx], [self.labels[i] for i in idx],
+                            [self.uids[i] for i in idx], self.pad_id)
+
     @staticmethod
     def concat(sets: list["TokenizedSet"]) -> "TokenizedSet":
         return TokenizedSet(

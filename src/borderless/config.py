@@ -17,7 +17,7 @@ from typing import Any
 
 PARADIGMS = ("monolingual", "centralized", "federated")
 OPTIMIZERS = ("adamw", "adam", "sgd")
-METHODS = ("prompt",)
+METHODS = ("prompt", "p_tuning", "prefix", "lora", "full", "head")
 PARTITIONS = ("language", "iid", "dirichlet", "size_skew")
 AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi")
 
@@ -51,9 +51,15 @@ class BackboneConfig:
 
 @dataclass(frozen=True)
 class MethodConfig:
-    name: str = "prompt"
-    num_virtual_tokens: int = 16
-    prompt_init: str = "vocab"  # vocab: sampled real vocabulary embeddings | random
+    name: str = "prompt"  # prompt | p_tuning | prefix | lora | full | head
+    num_virtual_tokens: int = 16  # prompt, p_tuning, prefix
+    prompt_init: str = "vocab"  # prompt: vocab (sampled real vocabulary embeddings) | random
+    encoder_type: str = "MLP"  # p_tuning: MLP | LSTM
+    encoder_hidden_size: int = 0  # p_tuning: 0 = the backbone's hidden size
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = ("query", "value")
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,12 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("method.name", f"unknown method {c.method.name!r}; available: {', '.join(METHODS)}")
     if c.method.num_virtual_tokens < 1:
         bad("method.num_virtual_tokens", "must be >= 1")
+    if c.method.encoder_type not in ("MLP", "LSTM"):
+        bad("method.encoder_type", "must be 'MLP' or 'LSTM'")
+    if c.method.lora_r < 1 or c.method.lora_alpha < 1:
+        bad("method.lora_r", "lora_r and lora_alpha must be >= 1")
+    if not c.method.lora_targets:
+        bad("method.lora_targets", "list the module names to adapt, e.g. [\"query\", \"value\"]")
     if c.method.prompt_init not in ("vocab", "random"):
         bad("method.prompt_init", "must be 'vocab' or 'random'")
     if c.train.optimizer not in OPTIMIZERS:

@@ -94,7 +94,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         "# borderless run report",
         "",
         f"Backbone **{summary['backbone']['name']}** ({summary['backbone']['parameters']:,} parameters, frozen); "
-        f"method **{m['name']}** ({c['method']['num_virtual_tokens']} virtual tokens + linear head).",
+        f"method **{m['name']}** ({m.get('description', '')}).",
         f"Seed {c['run']['seed']}; {c['federated']['rounds']} rounds × {c['train']['local_steps']} local steps × "
         f"batch {c['train']['batch_size']}; lr {c['train']['lr']} (prompt), {c['train']['head_lr'] or c['train']['lr']} (head), "
         f"{c['train']['optimizer']}; aggregation {c['federated']['aggregator']}.",

@@ -21,7 +21,7 @@ from borderless.data.types import LanguageData
 from borderless.paradigms import RUNNERS, ParadigmResult, Workload
 from borderless.report import write_report
 from borderless.train import tokenize
-from borderless.tuning.prompt import build_prompt_classifier
+from borderless.tuning.factory import build_classifier, describe
 from borderless.tuning.state import state_num_bytes, state_num_params, trainable_state
 
 
@@ -81,30 +81,8 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     return work, labels
 
 
-def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
-        backbone: Backbone | None = None) -> RunOutput:
-    """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
-    to reuse one already in memory (one frozen backbone per process)."""
-    folder = check_output(output, overwrite)
-    data = load_data(cfg)  # bad data fails here, before anything is loaded or written
-    if cfg.run.threads:
-        torch.set_num_threads(cfg.run.threads)
-    t0 = time.perf_counter()
-    if backbone is None:
-        backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
-    load_s = time.perf_counter() - t0
-    max_length = min(cfg.backbone.max_length, backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
-    work, labels = build_workload(cfg, backbone, max_length, data)
-    (folder / "plots").mkdir(parents=True, exist_ok=True)
-    (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
-    (folder / "partition.txt").write_text(work.partition_table + "\n")
-    if progress:
-        print(f"federated clients ({cfg.data.partition} partition):\n{work.partition_table}", file=sys.stderr)
-    backbone_params = backbone.num_parameters()
-    model = build_prompt_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
-    init = trainable_state(model)
-    head_names = model.head_parameter_names()
-
+def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Workload,
+                   progress: bool) -> dict[str, ParadigmResult]:
     metrics_path = folder / "metrics.jsonl"
     metrics_path.write_text("")
     with metrics_path.open("a", encoding="utf-8") as fh:
@@ -126,6 +104,38 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             for lang, m in results[paradigm].test.items():
                 sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
 
+    return results
+
+
+def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
+        backbone: Backbone | None = None) -> RunOutput:
+    """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
+    to reuse one already in memory (one frozen backbone per process)."""
+    folder = check_output(output, overwrite)
+    data = load_data(cfg)  # bad data fails here, before anything is loaded or written
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
+    t0 = time.perf_counter()
+    if backbone is None:
+        backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
+    load_s = time.perf_counter() - t0
+    max_length = min(cfg.backbone.max_length, backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
+    work, labels = build_workload(cfg, backbone, max_length, data)
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
+    (folder / "partition.txt").write_text(work.partition_table + "\n")
+    if progress:
+        print(f"federated clients ({cfg.data.partition} partition):\n{work.partition_table}", file=sys.stderr)
+    backbone_params = backbone.num_parameters()
+    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
+    init = trainable_state(model)
+    head_names = model.head_parameter_names()
+
+    try:
+        results = _run_paradigms(cfg, folder, model, init, head_names, work, progress)
+    finally:
+        model.release()  # the shared backbone is handed back as it was (LoRA unloaded, full FT restored)
+
     n_trainable = state_num_params(init)
     summary = {
         "config": cfg.to_dict(),
@@ -138,6 +148,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "backbone": {"name": backbone.name, "parameters": backbone_params, "load_s": round(load_s, 2)},
         "method": {
             "name": cfg.method.name,
+            "description": describe(cfg.method),
             "trainable_parameters": n_trainable,
             "trainable_percent_of_backbone": 100.0 * n_trainable / backbone_params,
             "trainable_tensors": {k: list(v.shape) for k, v in init.items()},

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 
 class EncoderClassifier(nn.Module):
-    """``encoder`` is the frozen backbone, possibly wrapped by a PEFT method that prepends
-    ``num_virtual_tokens`` positions to the sequence; the head pools the real tokens only."""
+    """``encoder`` is the frozen backbone, possibly wrapped by a PEFT method; when the method
+    prepends ``num_virtual_tokens`` positions to the sequence, the head pools the real tokens only.
+    ``release`` undoes whatever the method did to the shared backbone (LoRA layers, unfrozen weights)."""
 
-    def __init__(self, encoder: nn.Module, hidden_size: int, num_labels: int, num_virtual_tokens: int = 0):
+    def __init__(self, encoder: nn.Module, hidden_size: int, num_labels: int, num_virtual_tokens: int = 0,
+                 release: Callable[[], None] | None = None):
         super().__init__()
         self.encoder = encoder
         self.num_virtual_tokens = num_virtual_tokens
         self.head = nn.Linear(hidden_size, num_labels)
+        self._release = release
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
@@ -25,3 +31,27 @@ class EncoderClassifier(nn.Module):
 
     def head_parameter_names(self) -> set[str]:
         return {f"head.{n}" for n, _ in self.head.named_parameters()}
+
+    def release(self) -> None:
+        """Give the shared backbone back as it was before this method was built."""
+        if self._release is not None:
+            self._release()
+            self._release = None
+
+
+def seeded(seed: int, build: Callable[[], EncoderClassifier]) -> EncoderClassifier:
+    """Build under a fixed seed without disturbing the caller's random state."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return build()
+    finally:
+        torch.random.set_rng_state(state)
+
+
+def peft_wrap(backbone_model: nn.Module, peft_config) -> nn.Module:
+    from peft import get_peft_model
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # transformers 5 deprecation inside PEFT
+        return get_peft_model(backbone_model, peft_config)

@@ -3,32 +3,21 @@ prepended to the frozen backbone's input embeddings, plus a trainable classifica
 
 from __future__ import annotations
 
-import warnings
-
 import torch
-from peft import PromptTuningConfig, PromptTuningInit, TaskType, get_peft_model
+from peft import PromptTuningConfig, PromptTuningInit, TaskType
 
 from borderless.config import MethodConfig
-from borderless.tuning.classifier import EncoderClassifier
+from borderless.tuning.classifier import EncoderClassifier, peft_wrap, seeded
 
 
 def build_prompt_classifier(backbone_model: torch.nn.Module, hidden_size: int, num_labels: int,
                             cfg: MethodConfig, seed: int) -> EncoderClassifier:
-    """Wrap the (frozen) backbone; the prompt and head are initialised from ``seed``.
-
-    ``prompt_init = "vocab"`` starts every virtual token from a randomly sampled real vocabulary
-    embedding (PEFT's SAMPLE_VOCAB); ``"random"`` uses PEFT's random init.
-    """
+    """``prompt_init = "vocab"`` starts every virtual token from a randomly sampled real vocabulary
+    embedding (PEFT's SAMPLE_VOCAB); ``"random"`` uses PEFT's random init."""
     init = PromptTuningInit.SAMPLE_VOCAB if cfg.prompt_init == "vocab" else PromptTuningInit.RANDOM
     peft_cfg = PromptTuningConfig(
         task_type=TaskType.FEATURE_EXTRACTION, num_virtual_tokens=cfg.num_virtual_tokens,
         prompt_tuning_init=init, token_dim=hidden_size, num_transformer_submodules=1,
     )
-    rng = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # transformers 5 deprecation inside PEFT
-        encoder = get_peft_model(backbone_model, peft_cfg)
-    model = EncoderClassifier(encoder, hidden_size, num_labels, cfg.num_virtual_tokens)
-    torch.random.set_rng_state(rng)
-    return model
+    return seeded(seed, lambda: EncoderClassifier(peft_wrap(backbone_model, peft_cfg), hidden_size, num_labels,
+                                                  cfg.num_virtual_tokens))

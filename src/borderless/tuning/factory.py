@@ -1,0 +1,40 @@
+"""method.name → builder. Every method has the same shape: (backbone, hidden, labels, cfg, seed) →
+EncoderClassifier whose trainable state is exactly its requires_grad parameters."""
+
+from __future__ import annotations
+
+import torch
+
+from borderless.config import MethodConfig
+from borderless.tuning.classifier import EncoderClassifier
+from borderless.tuning.full import build_full_classifier
+from borderless.tuning.head import build_head_classifier
+from borderless.tuning.lora import build_lora_classifier
+from borderless.tuning.p_tuning import build_p_tuning_classifier
+from borderless.tuning.prefix import build_prefix_classifier
+from borderless.tuning.prompt import build_prompt_classifier
+
+BUILDERS = {
+    "prompt": build_prompt_classifier,
+    "p_tuning": build_p_tuning_classifier,
+    "prefix": build_prefix_classifier,
+    "lora": build_lora_classifier,
+    "full": build_full_classifier,
+    "head": build_head_classifier,
+}
+
+
+def build_classifier(backbone_model: torch.nn.Module, hidden_size: int, num_labels: int, cfg: MethodConfig,
+                     seed: int) -> EncoderClassifier:
+    return BUILDERS[cfg.name](backbone_model, hidden_size, num_labels, cfg, seed)
+
+
+def describe(cfg: MethodConfig) -> str:
+    return {
+        "prompt": f"soft prompt, {cfg.num_virtual_tokens} virtual tokens + linear head",
+        "p_tuning": f"P-tuning, {cfg.num_virtual_tokens} virtual tokens via a {cfg.encoder_type} prompt encoder + linear head",
+        "prefix": f"deep prompts (prefix tuning), {cfg.num_virtual_tokens} key/value prefixes per layer + linear head",
+        "lora": f"LoRA r={cfg.lora_r}, alpha={cfg.lora_alpha} on {', '.join(cfg.lora_targets)} + linear head",
+        "full": "full fine-tuning + linear head",
+        "head": "linear head only (probe)",
+    }[cfg.name]

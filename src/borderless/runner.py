@@ -13,7 +13,7 @@ import tomli_w
 from tqdm.auto import tqdm
 
 from borderless.backbones.resolve import Backbone, load_backbone
-from borderless.config import Config, resolve_cache_dir, resolve_data_path
+from borderless.config import Config, DataConfig, resolve_cache_dir, resolve_data_path
 from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
 from borderless.data.sib200 import load_sib200
@@ -49,7 +49,7 @@ def load_data(cfg: Config) -> dict[str, LanguageData]:
     return load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
 
 
-def partition_spec(c) -> PartitionSpec:
+def partition_spec(c: DataConfig) -> PartitionSpec:
     return PartitionSpec(c.partition, c.num_clients, c.dirichlet_alpha, c.low_resource, c.low_resource_fraction)
 
 

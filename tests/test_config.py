@@ -52,7 +52,7 @@ def test_wrong_types_name_the_key(tmp_path, text, key):
     ("run.paradigms=[\"fedrated\"]", "run.paradigms"),
     ("train.optimizer=\"lion\"", "train.optimizer"),
     ("federated.rounds=0", "federated.rounds"),
-    ("method.name=\"prefix\"", "method.name"),
+    ("method.name=\"adapterx\"", "method.name"),
 ])
 def test_invalid_values_are_refused(override, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -43,7 +43,6 @@ class ParadigmResult:
     test: dict[str, dict[str, float]]
     wall_s: float
     train_examples: int
-    bytes_per_client_per_round: dict[str, int] = field(default_factory=dict)
 
 
 def stream_seed(seed: int, lang_index: int) -> int:
@@ -135,8 +134,7 @@ def run_federated(model, init: State, work: Workload, cfg: Config, head_names: s
             load_trainable_state(model, result.state)
             _eval_dev(model, work, work.languages, cfg, "federated", result.round, sink)
     test = _test_all(model, work, work.languages, cfg)
-    return ParadigmResult("federated", test, time.perf_counter() - start, seen,
-                          {"up": state_bytes, "down": state_bytes})
+    return ParadigmResult("federated", test, time.perf_counter() - start, seen)
 
 
 RUNNERS = {"monolingual": run_monolingual, "centralized": run_centralized, "federated": run_federated}

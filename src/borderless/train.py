@@ -81,12 +81,14 @@ class BatchStream:
     batch_size: int
     seed: int
     _rng: random.Random = field(init=False)
+    _lengths: list[int] = field(init=False)
     _pending: list[int] = field(init=False, default_factory=list)
     _queue: list[list[int]] = field(init=False, default_factory=list)
     epochs: int = field(init=False, default=0)
 
     def __post_init__(self):
         self._rng = random.Random(self.seed)
+        self._lengths = [len(x) for x in self.data.input_ids]
 
     def next(self) -> list[int]:
         if not self._queue:
@@ -97,8 +99,7 @@ class BatchStream:
                 self._pending.extend(epoch)
                 self.epochs += 1
             chunk, self._pending = self._pending[:bucket], self._pending[bucket:]
-            lengths = [len(x) for x in self.data.input_ids]
-            self._queue = bucketed_batches(chunk, lengths, self.batch_size, self._rng)
+            self._queue = bucketed_batches(chunk, self._lengths, self.batch_size, self._rng)
         return self._queue.pop(0)
 
 

@@ -8,7 +8,8 @@ from typing import Any, Protocol
 
 import torch
 
-State = dict[str, torch.Tensor]
+from borderless.tuning.state import State
+
 Replies = Sequence[tuple[State, int]]  # (trainable state, example count) per client
 
 

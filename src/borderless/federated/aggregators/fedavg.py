@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 import torch
 
-State = dict[str, torch.Tensor]
+from borderless.tuning.state import State
+
 
 
 class AggregationError(ValueError):

@@ -19,6 +19,9 @@ PARADIGMS = ("monolingual", "centralized", "federated")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 METHODS = ("prompt", "p_tuning", "prefix", "lora", "full", "head")
 PARTITIONS = ("language", "iid", "dirichlet", "size_skew")
+# `borderless compare` paradigms: federated_iid deals the pooled data evenly to the clients,
+# federated_non_iid keeps one client per language (the natural split)
+COMPARE_PARADIGMS = ("monolingual", "centralized", "federated_iid", "federated_non_iid")
 AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi")
 
 
@@ -39,6 +42,7 @@ class DataConfig:
     dirichlet_alpha: float = 0.5
     low_resource: tuple[str, ...] = ()  # size_skew: languages that keep only low_resource_fraction
     low_resource_fraction: float = 0.1
+    train_fraction: float = 1.0  # data efficiency: keep this stratified fraction of each language's training set
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,20 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class CompareConfig:
+    """The ``borderless compare`` matrix: methods × paradigms × seeds (× training-data fractions)."""
+
+    methods: tuple[str, ...] = ("prompt",)
+    paradigms: tuple[str, ...] = COMPARE_PARADIGMS
+    seeds: tuple[int, ...] = (0,)
+    fractions: tuple[float, ...] = (1.0,)  # data efficiency; fractions below 1 run for fraction_methods only
+    fraction_methods: tuple[str, ...] = ("prompt",)
+    fraction_seeds: tuple[int, ...] = ()  # seeds for fractions below 1; empty = compare.seeds
+    # per-method config overrides, in --set form: {full = ["train.lr=2e-5"], lora = ["train.lr=3e-3"]}
+    overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -102,11 +120,14 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     federated: FederatedConfig = field(default_factory=FederatedConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v):
             if isinstance(v, tuple):
                 return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
             return v
 
         return {s.name: {f.name: plain(getattr(getattr(self, s.name), f.name))
@@ -123,6 +144,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], where)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a table, e.g. {{ full = [\"train.lr=2e-5\"] }}, got {value!r}")
+        return {str(k): _coerce(v, args[1], f"{where}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}; write e.g. [\"a\", \"b\"]")
@@ -176,6 +201,26 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), value
 
 
+def _apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> None:
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = raw
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item}: '{k}' is not a table")
+        node[keys[-1]] = value
+
+
+def _finish(raw: dict[str, Any], label: str) -> Config:
+    try:
+        config = _build(Config, raw, "")
+    except ConfigError as err:
+        raise ConfigError(f"{label}: {err}") from None
+    validate(config, label)
+    return config
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     raw: dict[str, Any] = {}
     label = "<defaults>"
@@ -188,20 +233,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as err:
             raise ConfigError(f"{path}: not valid TOML: {err}") from err
-    for item in overrides:
-        keys, value = parse_override(item)
-        node = raw
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {item}: '{k}' is not a table")
-        node[keys[-1]] = value
-    try:
-        config = _build(Config, raw, "")
-    except ConfigError as err:
-        raise ConfigError(f"{label}: {err}") from None
-    validate(config, label)
-    return config
+    _apply_overrides(raw, overrides)
+    return _finish(raw, label)
+
+
+def with_overrides(config: Config, overrides: list[str] | tuple[str, ...], label: str = "<overrides>") -> Config:
+    """A new validated config: ``config`` with dotted ``key=value`` overrides applied."""
+    raw = config.to_dict()
+    _apply_overrides(raw, overrides)
+    return _finish(raw, label)
 
 
 def validate(c: Config, label: str = "<config>") -> None:
@@ -262,11 +302,42 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad(f"federated.{key}", "must be in [0, 1)")
     if c.federated.aggregator not in AGGREGATORS:
         bad("federated.aggregator", f"unknown aggregator {c.federated.aggregator!r}; available: {', '.join(AGGREGATORS)}")
+    if not 0 < c.data.train_fraction <= 1:
+        bad("data.train_fraction", "must be in (0, 1], e.g. 0.25 for a quarter of each language's training data")
+    _validate_compare(c.compare, bad)
     if not c.run.paradigms:
         bad("run.paradigms", f"list at least one of {', '.join(PARADIGMS)}")
     for p in c.run.paradigms:
         if p not in PARADIGMS:
             bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
+
+
+def _validate_compare(c: CompareConfig, bad) -> None:
+    for key, allowed in (("methods", METHODS), ("fraction_methods", METHODS), ("paradigms", COMPARE_PARADIGMS)):
+        values = getattr(c, key)
+        if key != "fraction_methods" and not values:
+            bad(f"compare.{key}", f"list at least one of {', '.join(allowed)}")
+        for v in values:
+            if v not in allowed:
+                near = difflib.get_close_matches(v, allowed, n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else ""
+                bad(f"compare.{key}", f"unknown {key.rstrip('s').replace('_', ' ')} {v!r}{hint} available: {', '.join(allowed)}")
+        if len(set(values)) != len(values):
+            bad(f"compare.{key}", "a value is listed twice")
+    if not c.seeds or len(set(c.seeds)) != len(c.seeds):
+        bad("compare.seeds", "list distinct seeds, e.g. [0, 1, 2]")
+    if len(set(c.fraction_seeds)) != len(c.fraction_seeds):
+        bad("compare.fraction_seeds", "a seed is listed twice")
+    if not c.fractions or any(not 0 < f <= 1 for f in c.fractions):
+        bad("compare.fractions", "list fractions in (0, 1], e.g. [0.1, 0.25, 0.5, 1.0]")
+    for method, items in c.overrides.items():
+        if method not in METHODS:
+            bad(f"compare.overrides.{method}", f"not a method; available: {', '.join(METHODS)}")
+        for item in items:
+            keys, _ = parse_override(item)
+            if keys[0] in ("compare", "run") or keys == ["method", "name"]:
+                bad(f"compare.overrides.{method}", f"{item!r}: the matrix sets {'.'.join(keys)} itself; override "
+                    "data, backbone, method, train or federated keys")
 
 
 def _configured_path(value: str, env_var: str) -> Path | None:

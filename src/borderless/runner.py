@@ -64,6 +64,8 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
         return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix)
 
     capped = {l: stratified_cap(d.train, caps.max_train_per_language, seed) for l, d in data.items()}
+    if caps.train_fraction < 1:  # data efficiency: a stratified fraction of what the cap kept
+        capped = {l: stratified_cap(ex, max(1, round(caps.train_fraction * len(ex))), seed) for l, ex in capped.items()}
     assignment = partition(capped, partition_spec(cfg.data), seed)
     # every paradigm trains on exactly the examples the federation holds (size_skew drops some)
     held = {l: sorted({i for items in assignment.values() for ll, i in items if ll == l}) for l in langs}

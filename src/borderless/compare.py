@@ -20,7 +20,7 @@ import tomli_w
 from tqdm.auto import tqdm
 
 from borderless.backbones.resolve import Backbone, load_backbone
-from borderless.config import CompareConfig, Config, resolve_cache_dir, with_overrides
+from borderless.config import CompareConfig, Config, ConfigError, config_from_dict, resolve_cache_dir, with_overrides
 
 
 class StaleCellError(FileExistsError):
@@ -48,6 +48,18 @@ class Cell:
         return f"{self.method}/{self.paradigm}/frac{self.fraction:g}/seed{self.seed}"
 
 
+def expanded_paradigms(cfg: Config) -> list[str]:
+    """compare.paradigms, with each federated one once per rule of compare.aggregators
+    (``federated_non_iid@distance``) when that list is given."""
+    out = []
+    for p in cfg.compare.paradigms:
+        if PARADIGM_RUNS[p][0] == "federated" and cfg.compare.aggregators:
+            out += [f"{p}@{a}" for a in cfg.compare.aggregators]
+        else:
+            out.append(p)
+    return out
+
+
 def plan_cells(cfg: Config) -> list[Cell]:
     """Seed-major order, so an interrupted study already holds whole seeds. Fractions below 1
     (the data-efficiency sweep) run for ``compare.fraction_methods`` only."""
@@ -57,15 +69,18 @@ def plan_cells(cfg: Config) -> list[Cell]:
         methods = c.methods if fraction == 1.0 else c.fraction_methods
         for seed in c.seeds if fraction == 1.0 else (c.fraction_seeds or c.seeds):
             for method in methods:
-                for paradigm in c.paradigms:
+                for paradigm in expanded_paradigms(cfg):
                     cells.append(Cell(method, paradigm, seed, fraction))
     return cells
 
 
 def cell_config(cfg: Config, cell: Cell) -> Config:
     """The base config with the method's overrides and the cell's coordinates applied."""
-    paradigm, partition = PARADIGM_RUNS[cell.paradigm]
+    base_paradigm, _, aggregator = cell.paradigm.partition("@")
+    paradigm, partition = PARADIGM_RUNS[base_paradigm]
     items = list(cfg.compare.overrides.get(cell.method, ()))
+    if aggregator:
+        items.append(f'federated.aggregator="{aggregator}"')
     items += [f'method.name="{cell.method}"', f"run.seed={cell.seed}", f'run.paradigms=["{paradigm}"]',
               f"data.train_fraction={cell.fraction!r}"]
     if partition:
@@ -80,7 +95,11 @@ def _cell_is_done(folder: Path, expected: dict) -> bool | None:
     path = folder / "results.json"
     if not path.exists():
         return False
-    return True if json.loads(path.read_text())["config"] == expected else None
+    try:  # read through the config schema, so keys added to borderless since then take their defaults
+        stored = config_from_dict(json.loads(path.read_text())["config"], str(path)).to_dict()
+    except ConfigError:
+        return None
+    return True if stored == expected else None
 
 
 @dataclass

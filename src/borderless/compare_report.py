@@ -12,10 +12,15 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from borderless.compare import Cell
+from borderless.compare import Cell, expanded_paradigms
 from borderless.config import Config
 
 SHORT = {"monolingual": "mono", "centralized": "central", "federated_iid": "fed-IID", "federated_non_iid": "fed-non-IID"}
+
+
+def label(paradigm: str) -> str:
+    base, _, aggregator = paradigm.partition("@")
+    return SHORT[base] + (f" ({aggregator})" if aggregator else "")
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -87,6 +92,10 @@ def summarize(cfg: Config, folder: Path, cells: list[Cell]) -> dict:
             "trainable_percent": res0["method"]["trainable_percent_of_backbone"],
             "bytes_per_client_per_round": (res0["communication"]["bytes_per_client_per_round_up"]
                                            if paradigm.startswith("federated") else 0),
+            "zero_shot": res0.get("zero_shot", []),
+            "zero_shot_accuracy": {z: dict(zip(("mean", "std"), _mean_std(
+                [m[1]["paradigms"][run_paradigm]["zero_shot_accuracy"][z] for m in members])))
+                for z in res0.get("zero_shot", [])},
             "train_examples_per_language": {l: res0["examples"][l]["train"] for l in languages},
             "accuracy": {lang: dict(zip(("mean", "std"), _mean_std(v))) for lang, v in per_lang.items()},
             "mean_accuracy": dict(zip(("mean", "std"), _mean_std(seed_means))),
@@ -103,12 +112,13 @@ def summarize(cfg: Config, folder: Path, cells: list[Cell]) -> dict:
         "languages": languages,
         "backbone": cfg.backbone.name,
         "methods": list(cfg.compare.methods),
-        "paradigms": list(cfg.compare.paradigms),
+        "paradigms": expanded_paradigms(cfg),
         "seeds": list(cfg.compare.seeds),
         "fractions": sorted(cfg.compare.fractions),
         "fraction_methods": list(cfg.compare.fraction_methods),
         "cells_total": len(cells),
         "cells_missing": missing,
+        "tokenization": next((g[0][1].get("tokenization") for g in groups.values() if g), None),
         "groups": out_groups,
         "config": cfg.to_dict(),
     }
@@ -130,7 +140,7 @@ def _ms(d: dict | None, key: str | None = None) -> str:
 
 def language_table(summary: dict) -> str:
     cols = [(m, p) for m in summary["methods"] for p in summary["paradigms"]]
-    head = ["language"] + [f"{m}<br>{SHORT[p]}" for m, p in cols]
+    head = ["language"] + [f"{m}<br>{label(p)}" for m, p in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for lang in summary["languages"]:
         cells = []
@@ -163,7 +173,7 @@ def cost_table(summary: dict) -> str:
             rounds = [r for r in g["rounds_to_final"] if r is not None]
             reach = f"{_fmt_bytes(g['bytes_to_final'])} ({statistics.fmean(rounds):.1f})" if rounds else "—"
             lines.append(
-                f"| {m} | {SHORT[p]} | {_ms(g, 'mean_accuracy')} | {100 * g['worst_language_accuracy']:.1f} "
+                f"| {m} | {label(p)} | {_ms(g, 'mean_accuracy')} | {100 * g['worst_language_accuracy']:.1f} "
                 f"| {g['trainable_parameters']:,} | {g['trainable_percent']:.4f} "
                 f"| {_fmt_bytes(g['bytes_per_client_per_round']) if g['bytes_per_client_per_round'] else '—'} "
                 f"| {reach} | {g['wall_s_per_round']:.1f} |")
@@ -177,15 +187,21 @@ def efficiency_table(summary: dict) -> str:
     for m in summary["fraction_methods"]:
         for p in summary["paradigms"]:
             row = [_ms(_group(summary, m, p, f), "mean_accuracy") for f in fracs]
-            lines.append(f"| {m} | {SHORT[p]} | " + " | ".join(row) + " |")
+            lines.append(f"| {m} | {label(p)} | " + " | ".join(row) + " |")
     return "\n".join(lines)
 
 
 def claims(summary: dict, method: str = "prompt") -> list[str]:
     """The paper's headline claims, each set against what this study measured."""
     mono, cent = _group(summary, method, "monolingual"), _group(summary, method, "centralized")
-    fed = _group(summary, method, "federated_non_iid") or _group(summary, method, "federated_iid")
-    full = _group(summary, "full", "federated_non_iid") or _group(summary, "full", "federated_iid")
+    def first_fed(m: str):
+        for p in summary["paradigms"]:
+            if p.startswith("federated_non_iid") and _group(summary, m, p):
+                return _group(summary, m, p)
+        return next((_group(summary, m, p) for p in summary["paradigms"]
+                     if p.startswith("federated") and _group(summary, m, p)), None)
+
+    fed, full = first_fed(method), first_fed("full")
     out = []
     if fed and mono:
         d = 100 * (fed["mean_accuracy"]["mean"] - mono["mean_accuracy"]["mean"])
@@ -205,6 +221,46 @@ def claims(summary: dict, method: str = "prompt") -> list[str]:
     return out
 
 
+def _fed_variant(summary: dict, method: str, aggregator: str | None = None) -> str | None:
+    """The federated non-IID paradigm name for ``aggregator`` (None: the first one present)."""
+    for p in summary["paradigms"]:
+        base, _, agg = p.partition("@")
+        if base == "federated_non_iid" and _group(summary, method, p) and (aggregator is None or agg == aggregator):
+            return p
+    return None
+
+
+def zero_shot_table(summary: dict, method: str) -> str:
+    groups = [(p, _group(summary, method, p)) for p in summary["paradigms"]]
+    groups = [(p, g) for p, g in groups if g and g["zero_shot"]]
+    if not groups:
+        return ""
+    zs = groups[0][1]["zero_shot"]
+    lines = ["| zero-shot language | " + " | ".join(label(p) for p, _ in groups) + " |",
+             "|---|" + "---|" * len(groups)]
+    for z in zs:
+        lines.append(f"| {z} | " + " | ".join(_ms(g["zero_shot_accuracy"][z]) for _, g in groups) + " |")
+    return "\n".join(lines)
+
+
+def aggregator_table(summary: dict, method: str) -> str:
+    """Distance-aware aggregation against FedAvg, per language (training and zero-shot)."""
+    a, b = _fed_variant(summary, method, "fedavg"), _fed_variant(summary, method, "distance")
+    if not (a and b):
+        return ""
+    ga, gb = _group(summary, method, a), _group(summary, method, b)
+    lines = ["| language | FedAvg | distance-aware | difference |", "|---|---|---|---|"]
+    rows = [(l, ga["accuracy"][l], gb["accuracy"][l]) for l in summary["languages"]]
+    rows += [(f"{z} (zero-shot)", ga["zero_shot_accuracy"][z], gb["zero_shot_accuracy"][z]) for z in ga["zero_shot"]]
+    for name, x, y in rows:
+        lines.append(f"| {name} | {_ms(x)} | {_ms(y)} | {100 * (y['mean'] - x['mean']):+.1f} |")
+    d = 100 * (gb["mean_accuracy"]["mean"] - ga["mean_accuracy"]["mean"])
+    wins = sum(y["mean"] > x["mean"] for _, x, y in rows[: len(summary["languages"])])
+    lines.append(f"| **mean (training languages)** | {_ms(ga, 'mean_accuracy')} | {_ms(gb, 'mean_accuracy')} | **{d:+.1f}** |")
+    lines += ["", f"Distance-aware is ahead on {wins} of {len(summary['languages'])} training languages."]
+    return "\n".join(lines)
+
+
 def plot_language_bars(summary: dict, method: str, path: Path) -> bool:
     import matplotlib
 
@@ -222,7 +278,7 @@ def plot_language_bars(summary: dict, method: str, path: Path) -> bool:
     for i, p in enumerate(present):
         g = _group(summary, method, p)
         ax.bar(x + (i - (len(present) - 1) / 2) * width, [100 * g["accuracy"][l]["mean"] for l in langs], width,
-               yerr=[100 * g["accuracy"][l]["std"] for l in langs], capsize=2, label=SHORT[p])
+               yerr=[100 * g["accuracy"][l]["std"] for l in langs], capsize=2, label=label(p))
     ax.set_xticks(x, langs, rotation=30, ha="right")
     ax.set_ylabel(f"{method}: test accuracy (%)")
     ax.set_ylim(0, 100)
@@ -256,7 +312,7 @@ def plot_seed_bands(summary: dict, path: Path) -> bool:
             rounds = sorted({int(r) for c in g["dev_curves"].values() for r in c})
             vals = np.array([[100 * c.get(str(r), np.nan) for r in rounds] for c in g["dev_curves"].values()])
             mean, std = np.nanmean(vals, axis=0), np.nanstd(vals, axis=0)
-            ax.plot(rounds, mean, marker="o", ms=3, label=SHORT[p])
+            ax.plot(rounds, mean, marker="o", ms=3, label=label(p))
             ax.fill_between(rounds, mean - std, mean + std, alpha=0.2)
             drew = True
         ax.set_title(m, fontsize=10)
@@ -290,7 +346,7 @@ def plot_efficiency(summary: dict, path: Path) -> bool:
                 continue
             ax.errorbar([f for f, _ in pts], [100 * g["mean_accuracy"]["mean"] for _, g in pts],
                         yerr=[100 * g["mean_accuracy"]["std"] for _, g in pts], marker="o", capsize=3,
-                        label=f"{m} {SHORT[p]}")
+                        label=f"{m} {label(p)}")
     ax.set_xscale("log")
     ax.set_xticks([100 * f for f in fracs], [f"{100 * f:g}" for f in fracs])
     ax.set_xlabel("% of each client's training data")
@@ -315,10 +371,11 @@ def plot_cost(summary: dict, path: Path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(6, 3.8))
     markers = {"monolingual": "s", "centralized": "^", "federated_iid": "D", "federated_non_iid": "o"}
+    markers = {p: markers[p.partition("@")[0]] for p in summary["paradigms"]}
     for p in summary["paradigms"]:
         gs = [g for g in groups if g["paradigm"] == p]
         ax.scatter([g["trainable_parameters"] for g in gs], [100 * g["mean_accuracy"]["mean"] for g in gs],
-                   marker=markers[p], label=SHORT[p])
+                   marker=markers[p], label=label(p))
         for g in gs:
             ax.annotate(g["method"], (g["trainable_parameters"], 100 * g["mean_accuracy"]["mean"]), fontsize=6,
                         xytext=(3, 2), textcoords="offset points")
@@ -371,7 +428,7 @@ def write_compare_report(folder: Path, summary: dict, cells: list[Cell] | None =
         "",
         f"Backbone **{summary['backbone']}** (frozen except under full fine-tuning); "
         f"{len(summary['languages'])} languages: {', '.join(summary['languages'])}.",
-        f"Methods: {', '.join(summary['methods'])}. Paradigms: {', '.join(SHORT[p] for p in summary['paradigms'])}. "
+        f"Methods: {', '.join(summary['methods'])}. Paradigms: {', '.join(label(p) for p in summary['paradigms'])}. "
         f"Seeds: {', '.join(map(str, summary['seeds']))}. Budget per cell: {c['federated']['rounds']} rounds × "
         f"{c['train']['local_steps']} local steps × batch {c['train']['batch_size']}, the same number of training "
         "examples in every paradigm. Accuracies are mean ± std over seeds, in %.",
@@ -388,6 +445,23 @@ def write_compare_report(folder: Path, summary: dict, cells: list[Cell] | None =
               "parameters (centralized would move the text itself).", ""]
     if len(summary["fractions"]) > 1:
         lines += ["## Data efficiency (mean test accuracy over languages)", "", efficiency_table(summary), ""]
+    zs = zero_shot_table(summary, headline)
+    if zs:
+        lines += ["## Zero-shot languages (never trained; mean ± std over seeds)", "", zs, "",
+                  "Monolingual: the model of the nearest training language (URIEL distance); centralized and "
+                  "FedAvg: the one global model; distance-aware: a mix of the clients' final updates weighted by "
+                  "the zero-shot language's distance to each.", ""]
+    agg = aggregator_table(summary, headline)
+    if agg:
+        lines += ["## Distance-aware aggregation vs FedAvg", "", agg, ""]
+    fed = _fed_variant(summary, headline, "fedavg") or _fed_variant(summary, headline)
+    if c["run"].get("language_analysis", True) and fed:
+        from borderless.language.analysis import language_section
+
+        accuracy = {p: {l: a["mean"] for l, a in g["accuracy"].items()}
+                    for p in summary["paradigms"] if (g := _group(summary, headline, p))}
+        accuracy["federated"] = accuracy[fed]
+        lines += language_section(summary["languages"], accuracy, plots, tokenization=summary.get("tokenization"))
     lines += ["## Plots", ""]
     if plot_language_bars(summary, headline, plots / "accuracy_by_language.png"):
         lines.append(f"![{headline}: accuracy by language](plots/accuracy_by_language.png)")

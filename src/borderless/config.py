@@ -22,7 +22,9 @@ PARTITIONS = ("language", "iid", "dirichlet", "size_skew")
 # `borderless compare` paradigms: federated_iid deals the pooled data evenly to the clients,
 # federated_non_iid keeps one client per language (the natural split)
 COMPARE_PARADIGMS = ("monolingual", "centralized", "federated_iid", "federated_non_iid")
-AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi")
+AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "distance")
+# URIEL+ distance kinds (borderless.language.distance): six feature families and their mean
+DISTANCES = ("genetic", "geographic", "syntactic", "phonological", "inventory", "featural", "combined")
 
 
 class ConfigError(ValueError):
@@ -42,6 +44,7 @@ class DataConfig:
     dirichlet_alpha: float = 0.5
     low_resource: tuple[str, ...] = ()  # size_skew: languages that keep only low_resource_fraction
     low_resource_fraction: float = 0.1
+    zero_shot: tuple[str, ...] = ()  # evaluated under every paradigm, never trained on
     train_fraction: float = 1.0  # data efficiency: keep this stratified fraction of each language's training set
 
 
@@ -81,7 +84,7 @@ class TrainConfig:
 class FederatedConfig:
     rounds: int = 10
     clients_per_round: int = 0  # 0 = every client, every round
-    aggregator: str = "fedavg"  # fedavg | fedprox | fedavgm | fedadam | fedyogi
+    aggregator: str = "fedavg"  # fedavg | fedprox | fedavgm | fedadam | fedyogi | distance
     eval_every: int = 1  # evaluate the global state on every dev split each N rounds (0 = never)
     prox_mu: float = 0.01  # fedprox: weight of the client's proximal term mu/2 * ||w - w_global||^2
     server_lr: float = 0.0  # fedavgm/fedadam/fedyogi; 0 = the rule's default (1.0 for fedavgm, 0.01 adaptive)
@@ -89,6 +92,9 @@ class FederatedConfig:
     beta1: float = 0.9  # fedadam/fedyogi
     beta2: float = 0.99
     tau: float = 1e-3
+    # distance: each client's state mixes all updates weighted n_j * exp(-d(i, j) / temperature)
+    distance_kind: str = "combined"  # also picks each zero-shot language's nearest training language
+    temperature: float = 0.1  # inf = FedAvg
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,7 @@ class RunConfig:
     paradigms: tuple[str, ...] = PARADIGMS
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch's default
+    language_analysis: bool = True  # report: gain vs URIEL distance (3+ training languages), tokenizer stats
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,7 @@ class CompareConfig:
     fractions: tuple[float, ...] = (1.0,)  # data efficiency; fractions below 1 run for fraction_methods only
     fraction_methods: tuple[str, ...] = ("prompt",)
     fraction_seeds: tuple[int, ...] = ()  # seeds for fractions below 1; empty = compare.seeds
+    aggregators: tuple[str, ...] = ()  # federated paradigms once per rule, e.g. ["fedavg", "distance"]; empty = federated.aggregator
     # per-method config overrides, in --set form: {full = ["train.lr=2e-5"], lora = ["train.lr=3e-3"]}
     overrides: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -237,6 +245,13 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     return _finish(raw, label)
 
 
+def config_from_dict(raw: dict[str, Any], label: str = "<dict>") -> Config:
+    """A validated config from a plain dict (e.g. a results folder's), defaults filled in."""
+    import copy
+
+    return _finish(copy.deepcopy(raw), label)
+
+
 def with_overrides(config: Config, overrides: list[str] | tuple[str, ...], label: str = "<overrides>") -> Config:
     """A new validated config: ``config`` with dotted ``key=value`` overrides applied."""
     raw = config.to_dict()
@@ -302,6 +317,17 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad(f"federated.{key}", "must be in [0, 1)")
     if c.federated.aggregator not in AGGREGATORS:
         bad("federated.aggregator", f"unknown aggregator {c.federated.aggregator!r}; available: {', '.join(AGGREGATORS)}")
+    overlap = sorted(set(c.data.zero_shot) & set(c.data.languages))
+    if overlap:
+        bad("data.zero_shot", f"{', '.join(overlap)} also in data.languages; a zero-shot language must never train")
+    if len(set(c.data.zero_shot)) != len(c.data.zero_shot):
+        bad("data.zero_shot", "a language is listed twice")
+    if c.federated.distance_kind not in DISTANCES:
+        bad("federated.distance_kind", f"unknown distance {c.federated.distance_kind!r}; available: {', '.join(DISTANCES)}")
+    if not c.federated.temperature > 0:
+        bad("federated.temperature", "must be > 0 (inf gives plain FedAvg)")
+    if c.federated.aggregator == "distance" and c.data.partition != "language":
+        bad("federated.aggregator", "'distance' personalises by language: it needs data.partition = \"language\"")
     if not 0 < c.data.train_fraction <= 1:
         bad("data.train_fraction", "must be in (0, 1], e.g. 0.25 for a quarter of each language's training data")
     _validate_compare(c.compare, bad)
@@ -326,6 +352,9 @@ def _validate_compare(c: CompareConfig, bad) -> None:
             bad(f"compare.{key}", "a value is listed twice")
     if not c.seeds or len(set(c.seeds)) != len(c.seeds):
         bad("compare.seeds", "list distinct seeds, e.g. [0, 1, 2]")
+    for a in c.aggregators:
+        if a not in AGGREGATORS:
+            bad("compare.aggregators", f"unknown aggregator {a!r}; available: {', '.join(AGGREGATORS)}")
     if len(set(c.fraction_seeds)) != len(c.fraction_seeds):
         bad("compare.fraction_seeds", "a seed is listed twice")
     if not c.fractions or any(not 0 < f <= 1 for f in c.fractions):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -35,6 +35,20 @@ class Workload:
     test: dict[str, TokenizedSet]
     clients: dict[str, list[tuple[str, int]]] | None = None  # federated clients; None = one per language
     partition_table: str = ""  # per-client sizes and label counts, for people
+    zero_shot: list[str] = field(default_factory=list)  # evaluated (dev/test) but never trained on
+    distances: dict[tuple[str, str], float] | None = None  # URIEL distance between any two languages
+
+    @property
+    def evaluated(self) -> list[str]:
+        return self.languages + self.zero_shot
+
+    def nearest_training_language(self, lang: str) -> str:
+        if not self.distances:
+            raise ValueError(f"{lang}: zero-shot languages need language distances")
+        known = [(self.distances[(lang, t)], t) for t in self.languages if self.distances[(lang, t)] == self.distances[(lang, t)]]
+        if not known:
+            raise ValueError(f"{lang}: no known distance to any training language; choose another federated.distance_kind")
+        return min(known)[1]
 
 
 @dataclass
@@ -43,6 +57,7 @@ class ParadigmResult:
     test: dict[str, dict[str, float]]
     wall_s: float
     train_examples: int
+    zero_shot_via: dict[str, str] = field(default_factory=dict)  # zero-shot language → which model/state
 
 
 def stream_seed(seed: int, lang_index: int) -> int:
@@ -67,6 +82,7 @@ def _test_all(model, work: Workload, langs: list[str], cfg: Config) -> dict[str,
 def run_monolingual(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,
                     tick: Callable[[str], None]) -> ParadigmResult:
     start, seen, test = time.perf_counter(), 0, {}
+    via = {z: work.nearest_training_language(z) for z in work.zero_shot}
     for li, lang in enumerate(work.languages):
         load_trainable_state(model, init)
         stream = BatchStream(work.train[lang], cfg.train.batch_size, stream_seed(cfg.run.seed, li))
@@ -78,9 +94,12 @@ def run_monolingual(model, init: State, work: Workload, cfg: Config, head_names:
             seen += int(m["train_examples"])
             sink({"paradigm": "monolingual", "round": rnd, "client": lang, **m})
             if _due(cfg, rnd):
-                _eval_dev(model, work, [lang], cfg, "monolingual", rnd, sink)
-        test[lang] = evaluate(model, work.test[lang], cfg.train.eval_batch_size)
-    return ParadigmResult("monolingual", test, time.perf_counter() - start, seen)
+                _eval_dev(model, work, [lang] + [z for z in work.zero_shot if via[z] == lang], cfg, "monolingual",
+                          rnd, sink)
+        for target in [lang] + [z for z in work.zero_shot if via[z] == lang]:
+            test[target] = evaluate(model, work.test[target], cfg.train.eval_batch_size)
+    return ParadigmResult("monolingual", test, time.perf_counter() - start, seen,
+                          {z: f"monolingual model of the nearest training language, {via[z]}" for z in work.zero_shot})
 
 
 def run_centralized(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,
@@ -99,9 +118,10 @@ def run_centralized(model, init: State, work: Workload, cfg: Config, head_names:
         seen += int(m["train_examples"])
         sink({"paradigm": "centralized", "round": rnd, "client": "pooled", **m})
         if _due(cfg, rnd):
-            _eval_dev(model, work, work.languages, cfg, "centralized", rnd, sink)
-    test = _test_all(model, work, work.languages, cfg)
-    return ParadigmResult("centralized", test, time.perf_counter() - start, seen)
+            _eval_dev(model, work, work.evaluated, cfg, "centralized", rnd, sink)
+    test = _test_all(model, work, work.evaluated, cfg)
+    return ParadigmResult("centralized", test, time.perf_counter() - start, seen,
+                          {z: "the centralized model" for z in work.zero_shot})
 
 
 def make_clients(work: Workload, cfg: Config) -> list[Client]:
@@ -117,13 +137,36 @@ def make_clients(work: Workload, cfg: Config) -> list[Client]:
     return clients
 
 
+def _eval_states(model, work: Workload, langs: list[str], result, cfg: Config, split: str):
+    """Evaluate each language with the state the federation gives it: the global state, or under
+    the distance-aware rule its own personalised state (zero-shot: mixed by its distances)."""
+    out = {}
+    if result.personal is None:
+        load_trainable_state(model, result.state)
+    for lang in langs:
+        if result.personal is not None:
+            load_trainable_state(model, personal_state_for(lang, result, work, cfg))
+        out[lang] = evaluate(model, (work.dev if split == "dev" else work.test)[lang], cfg.train.eval_batch_size)
+    return out
+
+
+def personal_state_for(lang: str, result, work: Workload, cfg: Config) -> State:
+    from borderless.federated.aggregators.distance_kernel import personalised_state
+
+    if lang in result.personal:
+        return result.personal[lang]
+    return personalised_state(lang, [(u.client_id, u.state, u.num_examples) for u in result.updates],
+                              work.distances, cfg.federated.temperature)
+
+
 def run_federated(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,
                   tick: Callable[[str], None]) -> ParadigmResult:
     start, seen = time.perf_counter(), 0
     clients = make_clients(work, cfg)
     state_bytes = state_num_bytes(init)
     rounds = run_rounds(model, clients, init, cfg.train, cfg.federated, head_names, cfg.run.seed,
-                        on_client=lambda rnd, cid: tick(cid))
+                        on_client=lambda rnd, cid: tick(cid), distances=work.distances)
+    result = None
     for result in rounds:
         for u in result.updates:
             seen += int(u.metrics["train_examples"])
@@ -131,10 +174,14 @@ def run_federated(model, init: State, work: Workload, cfg: Config, head_names: s
                   "num_examples": u.num_examples, "bytes_up": state_num_bytes(u.state),
                   "bytes_down": state_bytes, **u.metrics})
         if _due(cfg, result.round):
-            load_trainable_state(model, result.state)
-            _eval_dev(model, work, work.languages, cfg, "federated", result.round, sink)
-    test = _test_all(model, work, work.languages, cfg)
-    return ParadigmResult("federated", test, time.perf_counter() - start, seen)
+            for lang, m in _eval_states(model, work, work.evaluated, result, cfg, "dev").items():
+                sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
+    test = _eval_states(model, work, work.evaluated, result, cfg, "test")
+    if result.personal is not None:
+        load_trainable_state(model, result.state)
+    how = ("its own mix of the clients' final updates, weighted by language distance" if result.personal is not None
+           else "the global model")
+    return ParadigmResult("federated", test, time.perf_counter() - start, seen, {z: how for z in work.zero_shot})
 
 
 RUNNERS = {"monolingual": run_monolingual, "centralized": run_centralized, "federated": run_federated}

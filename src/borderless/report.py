@@ -83,6 +83,29 @@ def plot_dev_curves(rows: list[dict], path: Path) -> bool:
     return True
 
 
+def zero_shot_section(summary: dict) -> list[str]:
+    zs = summary.get("zero_shot") or []
+    if not zs:
+        return []
+    paradigms = list(summary["paradigms"])
+    pairs = (summary.get("distances") or {}).get("pairs", {})
+    kind = (summary.get("distances") or {}).get("kind", "")
+
+    def dist(a: str, b: str):
+        return pairs.get("|".join(sorted((a, b))))
+
+    lines = ["## Zero-shot languages (evaluated, never trained)", "",
+             f"| language | nearest training language ({kind} distance) | " + " | ".join(paradigms) + " |",
+             "|---|---|" + "---|" * len(paradigms)]
+    for z in zs:
+        known = [(dist(z, t), t) for t in summary["languages"] if dist(z, t) is not None]
+        near = f"{min(known)[1]} ({min(known)[0]:.3f})" if known else "n/a"
+        lines.append(f"| {z} | {near} | " + " | ".join(_pct(summary["paradigms"][p]["zero_shot_accuracy"][z])
+                                                      for p in paradigms) + " |")
+    lines += [""] + [f"- {p}: {summary['paradigms'][p]['zero_shot_via'].get(zs[0], '')}" for p in paradigms] + [""]
+    return lines
+
+
 def write_report(folder: Path, summary: dict) -> Path:
     folder = Path(folder)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -103,6 +126,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         "",
         accuracy_table(summary),
         "",
+    ] + zero_shot_section(summary) + [
         "## Cost",
         "",
         f"- Trainable parameters: **{m['trainable_parameters']:,}** "
@@ -118,6 +142,12 @@ def write_report(folder: Path, summary: dict) -> Path:
     lines += ["", "## Plots", "", "![accuracy by language](plots/accuracy_by_language.png)"]
     if has_curves:
         lines.append("![dev accuracy by round](plots/dev_accuracy_by_round.png)")
+    if c["run"].get("language_analysis", True) and len(summary["languages"]) >= 3:
+        from borderless.language.analysis import language_section
+
+        accuracy = {p: r["test_accuracy"] for p, r in summary["paradigms"].items()}
+        lines += [""] + language_section(summary["languages"], accuracy, folder / "plots",
+                                         tokenization=summary.get("tokenization"))
     lines += [
         "",
         "Compute budget: every paradigm processes the same number of training examples "

@@ -20,6 +20,7 @@ from borderless.data.sib200 import load_sib200
 from borderless.data.types import LanguageData
 from borderless.paradigms import RUNNERS, ParadigmResult, Workload
 from borderless.report import write_report
+from borderless.language.tokenization import tokenizer_stats
 from borderless.train import tokenize
 from borderless.tuning.factory import build_classifier, describe
 from borderless.tuning.state import state_num_bytes, state_num_params, trainable_state
@@ -46,7 +47,19 @@ def check_output(folder: Path, overwrite: bool) -> Path:
 
 
 def load_data(cfg: Config) -> dict[str, LanguageData]:
-    return load_sib200(resolve_data_path(cfg.data), cfg.data.languages)
+    """Training languages first, then the zero-shot ones (evaluated only)."""
+    return load_sib200(resolve_data_path(cfg.data), cfg.data.languages + cfg.data.zero_shot)
+
+
+def language_distances(cfg: Config, languages: list[str]) -> dict[tuple[str, str], float] | None:
+    """URIEL distances among all languages, needed by the distance-aware rule and by zero-shot
+    languages (their monolingual model is the nearest training language's)."""
+    if cfg.federated.aggregator != "distance" and not cfg.data.zero_shot:
+        return None
+    from borderless.language.distance import distance
+
+    m = distance(cfg.federated.distance_kind, languages)
+    return {(a, b): m.get(a, b) for a in languages for b in languages}
 
 
 def partition_spec(c: DataConfig) -> PartitionSpec:
@@ -56,14 +69,15 @@ def partition_spec(c: DataConfig) -> PartitionSpec:
 def build_workload(cfg: Config, backbone: Backbone, max_length: int,
                    data: dict[str, LanguageData] | None = None) -> tuple[Workload, tuple[str, ...]]:
     data = data if data is not None else load_data(cfg)
-    langs = list(data)
+    langs = list(data)[: len(cfg.data.languages)]
+    zero_shot = list(data)[len(cfg.data.languages):]
     labels = data[langs[0]].labels.names
     caps, seed = cfg.data, cfg.run.seed
 
     def tok(examples):
         return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix)
 
-    capped = {l: stratified_cap(d.train, caps.max_train_per_language, seed) for l, d in data.items()}
+    capped = {l: stratified_cap(data[l].train, caps.max_train_per_language, seed) for l in langs}
     if caps.train_fraction < 1:  # data efficiency: a stratified fraction of what the cap kept
         capped = {l: stratified_cap(ex, max(1, round(caps.train_fraction * len(ex))), seed) for l, ex in capped.items()}
     assignment = partition(capped, partition_spec(cfg.data), seed)
@@ -79,6 +93,8 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
         test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed)) for l, d in data.items()},
         clients=clients,
         partition_table=histogram(clients, train, labels),
+        zero_shot=zero_shot,
+        distances=language_distances(cfg, langs + zero_shot),
     )
     return work, labels
 
@@ -139,14 +155,21 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         model.release()  # the shared backbone is handed back as it was (LoRA unloaded, full FT restored)
 
     n_trainable = state_num_params(init)
+    tokenization = {l: tokenizer_stats(backbone.tokenizer, [ex.text for ex in data[l].test])
+                    for l in work.languages + work.zero_shot}
     summary = {
         "config": cfg.to_dict(),
         "languages": work.languages,
+        "zero_shot": work.zero_shot,
         "labels": list(labels),
-        "examples": {l: {"train": len(work.train[l]), "dev": len(work.dev[l]), "test": len(work.test[l])}
-                     for l in work.languages},
+        "examples": {l: {"train": len(work.train.get(l, ())), "dev": len(work.dev[l]), "test": len(work.test[l])}
+                     for l in work.languages + work.zero_shot},
+        "distances": ({"kind": cfg.federated.distance_kind,
+                       "pairs": {f"{a}|{b}": d for (a, b), d in work.distances.items() if a < b}}
+                      if work.distances else None),
         "partition": {"kind": cfg.data.partition,
                       "client_sizes": {c: len(items) for c, items in (work.clients or {}).items()}},
+        "tokenization": tokenization,
         "backbone": {"name": backbone.name, "parameters": backbone_params, "load_s": round(load_s, 2)},
         "method": {
             "name": cfg.method.name,
@@ -161,10 +184,12 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         },
         "paradigms": {
             name: {
-                "test_accuracy": {l: m["accuracy"] for l, m in r.test.items()},
-                "mean_accuracy": sum(m["accuracy"] for m in r.test.values()) / len(r.test),
-                "worst_language": min(r.test, key=lambda l: r.test[l]["accuracy"]),
-                "worst_accuracy": min(m["accuracy"] for m in r.test.values()),
+                "test_accuracy": {l: r.test[l]["accuracy"] for l in work.languages},
+                "mean_accuracy": sum(r.test[l]["accuracy"] for l in work.languages) / len(work.languages),
+                "worst_language": min(work.languages, key=lambda l: r.test[l]["accuracy"]),
+                "worst_accuracy": min(r.test[l]["accuracy"] for l in work.languages),
+                "zero_shot_accuracy": {l: r.test[l]["accuracy"] for l in work.zero_shot},
+                "zero_shot_via": r.zero_shot_via,
                 "train_examples_processed": r.train_examples,
                 "wall_s": round(r.wall_s, 1),
             }

@@ -7,12 +7,13 @@ the trainable state, its example count and scalar metrics, never text or token i
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
 
 from borderless.config import FederatedConfig, TrainConfig
+from borderless.federated.aggregators.distance_kernel import distance_kernel
 from borderless.federated.aggregators.factory import make_aggregator
 from borderless.train import BatchStream, make_optimizer, train_steps
 from borderless.tuning.state import State, load_trainable_state, trainable_state
@@ -51,8 +52,9 @@ class Client:
 @dataclass
 class RoundResult:
     round: int
-    state: State
+    state: State  # the global (FedAvg-family) state
     updates: list[ClientUpdate]
+    personal: dict[str, State] | None = None  # distance-aware rule: each client's own state
 
 
 def sample_clients(clients: list[Client], per_round: int, rng: random.Random) -> list[Client]:
@@ -63,19 +65,31 @@ def sample_clients(clients: list[Client], per_round: int, rng: random.Random) ->
 
 def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: State, train_cfg: TrainConfig,
                fed_cfg: FederatedConfig, head_names: set[str], seed: int,
-               on_client: Callable[[int, str], None] | None = None) -> Iterator[RoundResult]:
-    """Yield the global state after each round. The same ``model`` object serves every client."""
+               on_client: Callable[[int, str], None] | None = None,
+               distances: Mapping[tuple[str, str], float] | None = None) -> Iterator[RoundResult]:
+    """Yield the global state after each round. The same ``model`` object serves every client.
+
+    Under ``aggregator = "distance"`` each client starts a round from its own personalised state
+    (a kernel of language distance over all updates) and the global state is their FedAvg."""
+    personalised = fed_cfg.aggregator == "distance"
+    if personalised and distances is None:
+        raise ValueError("federated.aggregator = 'distance' needs language distances between the clients")
     aggregate = make_aggregator(fed_cfg)
     prox_mu = fed_cfg.prox_mu if fed_cfg.aggregator == "fedprox" else 0.0
     rng = random.Random(seed)
     state = {k: v.clone() for k, v in initial_state.items()}
+    personal: dict[str, State] = {}
     server_state = None  # the rule's own state (momentum, Adam moments), explicit between rounds
     for rnd in range(1, fed_cfg.rounds + 1):
         updates = []
         for idx, client in enumerate(sample_clients(clients, fed_cfg.clients_per_round, rng)):
             if on_client:
                 on_client(rnd, client.client_id)
-            updates.append(client.fit(model, state, train_cfg, head_names, seed * 100_003 + rnd * 1_009 + idx, prox_mu))
+            start = personal.get(client.client_id, state)
+            updates.append(client.fit(model, start, train_cfg, head_names, seed * 100_003 + rnd * 1_009 + idx, prox_mu))
         state, server_state = aggregate(state, [(u.state, u.num_examples) for u in updates], server_state)
-        yield RoundResult(rnd, state, updates)
+        if personalised:
+            personal.update(distance_kernel([(u.client_id, u.state, u.num_examples) for u in updates], distances,
+                                            fed_cfg.temperature))
+        yield RoundResult(rnd, state, updates, dict(personal) if personalised else None)
     load_trainable_state(model, state)

@@ -17,7 +17,7 @@ def _plain_fedavg(global_state: State, replies: Replies, server_state: None) -> 
 
 def make_aggregator(cfg: FederatedConfig) -> Aggregator:
     """fedavg and fedprox aggregate alike (FedProx differs on the client: the proximal term)."""
-    if cfg.aggregator in ("fedavg", "fedprox"):
+    if cfg.aggregator in ("fedavg", "fedprox", "distance"):  # distance: its FedAvg is the global state
         return _plain_fedavg
     if cfg.aggregator == "fedavgm":
         return partial(fedavgm, server_lr=cfg.server_lr or 1.0, beta=cfg.server_momentum)

@@ -1,0 +1,28 @@
+"""How well the backbone's tokenizer covers each language: the decoder study tied prompt tuning's
+benefit to tokenization, so every report carries these next to the accuracies."""
+
+from __future__ import annotations
+
+
+def tokenizer_stats(tokenizer, texts: list[str]) -> dict[str, float]:
+    """tokens per whitespace word, % unknown pieces, % single-character pieces (fragmentation;
+    the XLM-R SentencePiece vocabulary has no byte fallback, so characters it lacks become <unk>)."""
+    words = sum(len(t.split()) for t in texts)
+    unk_id = tokenizer.unk_token_id
+    special = set(tokenizer.all_special_ids)
+    pieces = unk = single = 0
+    for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
+        for i in ids:
+            if i in special and i != unk_id:
+                continue
+            pieces += 1
+            if i == unk_id:
+                unk += 1
+            elif len(tokenizer.convert_ids_to_tokens(i).lstrip("▁")) == 1:
+                single += 1
+    return {
+        "tokens_per_word": pieces / max(1, words),
+        "unk_percent": 100.0 * unk / max(1, pieces),
+        "single_char_percent": 100.0 * single / max(1, pieces),
+        "sentences": float(len(texts)),
+    }

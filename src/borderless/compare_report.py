@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from borderless.compare import Cell, expanded_paradigms
@@ -62,6 +62,29 @@ def _read_cell(folder: Path) -> tuple[dict, list[dict]] | None:
     return json.loads(path.read_text()), rows
 
 
+def data_facts(cfg: Config, need_tokenization: bool) -> tuple[dict[str, float], dict | None]:
+    """Per training language, the majority class's share of the (capped) test split, the accuracy
+    of always answering it; and, when the cells predate them, tokenizer statistics."""
+    from borderless.data.sampling import stratified_cap
+    from borderless.runner import load_data
+
+    data = load_data(cfg)
+    majority = {}
+    for lang in list(data)[: len(cfg.data.languages)]:
+        test = stratified_cap(data[lang].test, cfg.data.max_test_per_language, cfg.compare.seeds[0])
+        counts = Counter(ex.label for ex in test)
+        majority[lang] = max(counts.values()) / len(test)
+    tokenization = None
+    if need_tokenization:
+        from borderless.backbones.resolve import load_backbone
+        from borderless.config import resolve_cache_dir
+        from borderless.language.tokenization import tokenizer_stats
+
+        tok = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix).tokenizer
+        tokenization = {l: tokenizer_stats(tok, [ex.text for ex in d.test]) for l, d in data.items()}
+    return majority, tokenization
+
+
 def summarize(cfg: Config, folder: Path, cells: list[Cell]) -> dict:
     """Group cells by (method, paradigm, fraction); mean ± std over seeds."""
     folder = Path(folder)
@@ -108,6 +131,9 @@ def summarize(cfg: Config, folder: Path, cells: list[Cell]) -> dict:
             "wall_s": sum(m[1]["paradigms"][run_paradigm]["wall_s"] for m in members),
             "dev_curves": {str(s): {str(r): a for r, a in c.items()} for s, c in curves.items()},
         })
+    tokenization = next((g[0][1].get("tokenization") for g in groups.values() if g), None)
+    majority, computed = data_facts(cfg, need_tokenization=tokenization is None)
+    tokenization = tokenization or computed
     return {
         "languages": languages,
         "backbone": cfg.backbone.name,
@@ -118,7 +144,8 @@ def summarize(cfg: Config, folder: Path, cells: list[Cell]) -> dict:
         "fraction_methods": list(cfg.compare.fraction_methods),
         "cells_total": len(cells),
         "cells_missing": missing,
-        "tokenization": next((g[0][1].get("tokenization") for g in groups.values() if g), None),
+        "tokenization": tokenization,
+        "majority_class_accuracy": majority,
         "groups": out_groups,
         "config": cfg.to_dict(),
     }
@@ -140,15 +167,19 @@ def _ms(d: dict | None, key: str | None = None) -> str:
 
 def language_table(summary: dict) -> str:
     cols = [(m, p) for m in summary["methods"] for p in summary["paradigms"]]
-    head = ["language"] + [f"{m}<br>{label(p)}" for m, p in cols]
+    majority = summary.get("majority_class_accuracy") or {}
+    head = ["language", "majority class"] + [f"{m}<br>{label(p)}" for m, p in cols]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for lang in summary["languages"]:
         cells = []
         for m, p in cols:
             g = _group(summary, m, p)
             cells.append(_ms(g["accuracy"][lang]) if g else "—")
-        lines.append(f"| {lang} | " + " | ".join(cells) + " |")
-    lines.append("| **mean** | " + " | ".join(f"**{_ms(_group(summary, m, p), 'mean_accuracy')}**" for m, p in cols) + " |")
+        base = f"{100 * majority[lang]:.1f}" if lang in majority else ""
+        lines.append(f"| {lang} | {base} | " + " | ".join(cells) + " |")
+    base = f"{100 * statistics.fmean(majority.values()):.1f}" if majority else ""
+    lines.append(f"| **mean** | {base} | " + " | ".join(f"**{_ms(_group(summary, m, p), 'mean_accuracy')}**"
+                                                     for m, p in cols) + " |")
     return "\n".join(lines)
 
 
@@ -203,6 +234,15 @@ def claims(summary: dict, method: str = "prompt") -> list[str]:
 
     fed, full = first_fed(method), first_fed("full")
     out = []
+    majority = summary.get("majority_class_accuracy") or {}
+    if majority:
+        floor = statistics.fmean(majority.values())
+        stuck = [f"{label(p)} {g['method']}" for g in summary["groups"] if g["fraction"] == 1.0
+                 for p in [g["paradigm"]] if g["mean_accuracy"]["mean"] <= floor + 0.01]
+        if stuck:
+            out.append(f"**Warning:** at this budget {len(stuck)} method × paradigm cells are at or below always "
+                       f"answering the majority class ({100 * floor:.1f} %): {', '.join(stuck)}. Their numbers, and "
+                       "their seed variance, say nothing about the method; give them more rounds or steps.")
     if fed and mono:
         d = 100 * (fed["mean_accuracy"]["mean"] - mono["mean_accuracy"]["mean"])
         out.append(f"Federated {method} tuning vs monolingual: **{d:+.1f}** points (paper: +6.9).")
@@ -296,6 +336,7 @@ def plot_seed_bands(summary: dict, path: Path) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     methods = [m for m in summary["methods"] if any(_group(summary, m, p) for p in summary["paradigms"])]
     if not methods:
@@ -317,6 +358,7 @@ def plot_seed_bands(summary: dict, path: Path) -> bool:
             drew = True
         ax.set_title(m, fontsize=10)
         ax.set_xlabel("round")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(methods):]:
         ax.axis("off")

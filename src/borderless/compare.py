@@ -130,7 +130,7 @@ def run_compare(cfg: Config, output: Path, progress: bool = True, redo_changed: 
             "or pass --redo-changed to rerun those cells.")
     output.mkdir(parents=True, exist_ok=True)
     (output / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
-    ran, reused = [], []
+    ran = []
     k, n = shard  # this process runs every n-th cell, from the k-th: share a study between processes/machines
     todo = [cell for i, cell in enumerate(cells) if status[cell] is not True and i % n == k]
     reused = [cell.key for cell in cells if status[cell] is True]

@@ -11,6 +11,7 @@ trainable state (same seed) and are evaluated on every language's test split.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ class Workload:
     def nearest_training_language(self, lang: str) -> str:
         if not self.distances:
             raise ValueError(f"{lang}: zero-shot languages need language distances")
-        known = [(self.distances[(lang, t)], t) for t in self.languages if self.distances[(lang, t)] == self.distances[(lang, t)]]
+        known = [(self.distances[(lang, t)], t) for t in self.languages if not math.isnan(self.distances[(lang, t)])]
         if not known:
             raise ValueError(f"{lang}: no known distance to any training language; choose another federated.distance_kind")
         return min(known)[1]

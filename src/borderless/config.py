@@ -121,6 +121,31 @@ class CompareConfig:
 
 
 @dataclass(frozen=True)
+class PrivacyConfig:
+    """Flower deployments only (``borderless deploy``): what the server can learn from an update."""
+
+    dp: bool = False  # local differential privacy: each client clips its update and adds Gaussian noise
+    dp_clip_norm: float = 1.0  # L2 bound on a client's update (its state minus the state it started from)
+    dp_epsilon: float = 1.0  # per client per round, in (0, 1] (the Gaussian mechanism's classic calibration)
+    dp_delta: float = 1e-5  # per client per round
+    secagg: bool = False  # SecAgg+: the server learns only the sum of the updates, never one client's
+    secagg_shares: int = 0  # secret shares per client; 0 = every other client (needs >= 3 clients)
+    secagg_threshold: float = 0.6  # fraction of shares needed to unmask (tolerates dropouts below it)
+    secagg_clip_range: float = 8.0  # values are clipped to +-this before quantisation
+    secagg_quantization: int = 4_194_304  # quantisation levels over the clip range
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """Flower deployments: where the SuperLink listens and how long the server waits."""
+
+    superlink: str = "127.0.0.1:9093"  # host:port nodes and `deploy run` dial; the SuperLink binds its port
+    wait_for_nodes_s: float = 300.0  # the run fails, naming the missing languages, if they are not all up
+    round_timeout_s: float = 3600.0  # one round's replies
+    node_threads: int = 0  # torch threads per node process; 0 = torch's default
+
+
+@dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -129,6 +154,8 @@ class Config:
     federated: FederatedConfig = field(default_factory=FederatedConfig)
     run: RunConfig = field(default_factory=RunConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    deploy: DeployConfig = field(default_factory=DeployConfig)
 
     def to_dict(self) -> dict[str, Any]:
         def plain(v):
@@ -331,11 +358,36 @@ def validate(c: Config, label: str = "<config>") -> None:
     if not 0 < c.data.train_fraction <= 1:
         bad("data.train_fraction", "must be in (0, 1], e.g. 0.25 for a quarter of each language's training data")
     _validate_compare(c.compare, bad)
+    _validate_privacy(c, bad)
     if not c.run.paradigms:
         bad("run.paradigms", f"list at least one of {', '.join(PARADIGMS)}")
     for p in c.run.paradigms:
         if p not in PARADIGMS:
             bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
+
+
+def _validate_privacy(c: Config, bad) -> None:
+    p = c.privacy
+    if not p.dp_clip_norm > 0:
+        bad("privacy.dp_clip_norm", "must be > 0")
+    if not 0 < p.dp_epsilon <= 1:
+        bad("privacy.dp_epsilon", "must be in (0, 1]: the Gaussian mechanism's calibration holds there; "
+            "the budget over all rounds is reported in the results")
+    if not 0 < p.dp_delta < 1:
+        bad("privacy.dp_delta", "must be in (0, 1), e.g. 1e-5")
+    if p.secagg_shares < 0 or p.secagg_shares in (1, 2):
+        bad("privacy.secagg_shares", "must be 0 (every other client) or >= 3")
+    if not 0 < p.secagg_threshold <= 1:
+        bad("privacy.secagg_threshold", "must be in (0, 1]")
+    if not p.secagg_clip_range > 0 or p.secagg_quantization < 2:
+        bad("privacy.secagg_clip_range", "secagg_clip_range must be > 0 and secagg_quantization >= 2")
+    if p.secagg and c.federated.aggregator == "distance":
+        bad("privacy.secagg", "SecAgg+ gives the server only the sum of the updates; the distance-aware rule "
+            "needs each client's own update. Use another federated.aggregator, or secagg = false")
+    if ":" not in c.deploy.superlink:
+        bad("deploy.superlink", f"{c.deploy.superlink!r}: write host:port, e.g. \"127.0.0.1:9093\"")
+    if c.deploy.wait_for_nodes_s <= 0 or c.deploy.round_timeout_s <= 0:
+        bad("deploy.wait_for_nodes_s", "wait_for_nodes_s and round_timeout_s must be > 0")
 
 
 def _validate_compare(c: CompareConfig, bad) -> None:

@@ -102,6 +102,12 @@ class BatchStream:
             self._queue = bucketed_batches(chunk, self._lengths, self.batch_size, self._rng)
         return self._queue.pop(0)
 
+    def skip(self, batches: int) -> None:
+        """Move past ``batches`` batches, as if they had been trained on (a client in a fresh process
+        resumes its stream where its previous round stopped)."""
+        for _ in range(batches):
+            self.next()
+
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig, head_names: set[str]) -> torch.optim.Optimizer:
     head, body = [], []

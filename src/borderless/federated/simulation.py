@@ -57,17 +57,40 @@ class RoundResult:
     personal: dict[str, State] | None = None  # distance-aware rule: each client's own state
 
 
-def sample_clients(clients: list[Client], per_round: int, rng: random.Random) -> list[Client]:
+def sample_clients(clients: list, per_round: int, rng: random.Random) -> list:
+    """The clients (objects or ids) trained this round, in client-id order."""
     if per_round <= 0 or per_round >= len(clients):
         return list(clients)
-    return sorted(rng.sample(clients, per_round), key=lambda c: c.client_id)
+    key = (lambda c: c) if clients and isinstance(clients[0], str) else (lambda c: c.client_id)
+    return sorted(rng.sample(clients, per_round), key=key)
 
 
-def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: State, train_cfg: TrainConfig,
-               fed_cfg: FederatedConfig, head_names: set[str], seed: int,
-               on_client: Callable[[int, str], None] | None = None,
-               distances: Mapping[tuple[str, str], float] | None = None) -> Iterator[RoundResult]:
-    """Yield the global state after each round. The same ``model`` object serves every client.
+@dataclass(frozen=True)
+class FitRequest:
+    """What the server asks of one client in one round: start from ``state``, train with ``seed``.
+    ``batches_before`` is how many batches the client has already trained on in this run (its
+    data stream resumes there, so a client that lives in a fresh process continues where it stopped)."""
+
+    client_id: str
+    state: State
+    seed: int
+    batches_before: int
+
+
+FitMany = Callable[[int, list[FitRequest]], list[ClientUpdate]]
+
+
+def client_seed(seed: int, rnd: int, idx: int) -> int:
+    """Dropout seed of the idx-th sampled client in round ``rnd``."""
+    return seed * 100_003 + rnd * 1_009 + idx
+
+
+def federate(client_ids: list[str],  # in the order of the config's clients (sampling depends on it)
+             fit_many: FitMany, initial_state: State, train_cfg: TrainConfig,
+             fed_cfg: FederatedConfig, seed: int,
+             distances: Mapping[tuple[str, str], float] | None = None) -> Iterator[RoundResult]:
+    """The federation's round loop, whatever carries the messages: sample, ask each sampled client
+    to train (``fit_many``: in this process, or over Flower), aggregate with the configured rule.
 
     Under ``aggregator = "distance"`` each client starts a round from its own personalised state
     (a kernel of language distance over all updates) and the global state is their FedAvg."""
@@ -75,21 +98,44 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
     if personalised and distances is None:
         raise ValueError("federated.aggregator = 'distance' needs language distances between the clients")
     aggregate = make_aggregator(fed_cfg)
-    prox_mu = fed_cfg.prox_mu if fed_cfg.aggregator == "fedprox" else 0.0
     rng = random.Random(seed)
     state = {k: v.clone() for k, v in initial_state.items()}
     personal: dict[str, State] = {}
+    trained: dict[str, int] = {cid: 0 for cid in client_ids}
     server_state = None  # the rule's own state (momentum, Adam moments), explicit between rounds
     for rnd in range(1, fed_cfg.rounds + 1):
-        updates = []
-        for idx, client in enumerate(sample_clients(clients, fed_cfg.clients_per_round, rng)):
-            if on_client:
-                on_client(rnd, client.client_id)
-            start = personal.get(client.client_id, state)
-            updates.append(client.fit(model, start, train_cfg, head_names, seed * 100_003 + rnd * 1_009 + idx, prox_mu))
+        sampled = sample_clients(list(client_ids), fed_cfg.clients_per_round, rng)
+        requests = [FitRequest(cid, personal.get(cid, state), client_seed(seed, rnd, idx),
+                               trained[cid] * train_cfg.local_steps) for idx, cid in enumerate(sampled)]
+        updates = fit_many(rnd, requests)
+        for r in requests:
+            trained[r.client_id] += 1
         state, server_state = aggregate(state, [(u.state, u.num_examples) for u in updates], server_state)
         if personalised:
             personal.update(distance_kernel([(u.client_id, u.state, u.num_examples) for u in updates], distances,
                                             fed_cfg.temperature))
         yield RoundResult(rnd, state, updates, dict(personal) if personalised else None)
+
+
+def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: State, train_cfg: TrainConfig,
+               fed_cfg: FederatedConfig, head_names: set[str], seed: int,
+               on_client: Callable[[int, str], None] | None = None,
+               distances: Mapping[tuple[str, str], float] | None = None) -> Iterator[RoundResult]:
+    """The federation in this process: the same ``model`` object serves every client in turn.
+    Yields the round results; the model holds the global state at the end."""
+    prox_mu = fed_cfg.prox_mu if fed_cfg.aggregator == "fedprox" else 0.0
+    by_id = {c.client_id: c for c in clients}
+
+    def fit_many(rnd: int, requests: list[FitRequest]) -> list[ClientUpdate]:
+        updates = []
+        for req in requests:
+            if on_client:
+                on_client(rnd, req.client_id)
+            updates.append(by_id[req.client_id].fit(model, req.state, train_cfg, head_names, req.seed, prox_mu))
+        return updates
+
+    state = initial_state
+    for result in federate(list(by_id), fit_many, initial_state, train_cfg, fed_cfg, seed, distances):
+        state = result.state
+        yield result
     load_trainable_state(model, state)

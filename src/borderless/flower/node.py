@@ -1,0 +1,116 @@
+"""One SuperNode's side of a federation: its language's data (read from its own folder) and the
+model the run's config describes. Built once per process; the data never leaves it.
+
+Node config keys (``borderless deploy node`` writes them; ``flower-supernode --node-config``):
+``language`` (a SIB-200 code listed in the run's ``data.languages``), ``data-path`` (the folder
+holding that language), optionally ``cache-dir`` (where the converted backbone lives).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from borderless.backbones.resolve import load_backbone
+from borderless.config import Config, config_from_dict
+from borderless.data.sib200 import load_sib200
+from borderless.federated.simulation import Client
+from borderless.paradigms import stream_seed
+from borderless.train import BatchStream, TokenizedSet
+from borderless.tuning.factory import build_classifier
+from borderless.tuning.state import State, trainable_state
+
+RUN_CONFIG_KEY = "borderless-config"  # the run config entry holding the whole borderless config (TOML)
+
+
+class NodeConfigError(ValueError):
+    """A node started with missing or wrong node config, naming the key and how to fix it."""
+
+
+def config_from_run_config(run_config: dict[str, Any]) -> Config:
+    if RUN_CONFIG_KEY not in run_config:
+        raise NodeConfigError(f"run config has no '{RUN_CONFIG_KEY}': submit runs with `borderless deploy run`")
+    return config_from_dict(tomllib.loads(str(run_config[RUN_CONFIG_KEY])), "run config")
+
+
+def check_deployable(cfg: Config) -> None:
+    """A deployment has one node per language, each holding only its own language's data."""
+    if cfg.data.partition != "language":
+        raise NodeConfigError(f"data.partition = {cfg.data.partition!r}: a deployment has one node per language "
+                              "(its own data), so use data.partition = \"language\"")
+    if cfg.data.zero_shot:
+        raise NodeConfigError("data.zero_shot: zero-shot languages have no node in a deployment; "
+                              "evaluate them with `borderless run`")
+
+
+@dataclass
+class NodeSetup:
+    language: str
+    cfg: Config
+    client: Client  # the language's private training data as a batch stream
+    dev: TokenizedSet
+    test: TokenizedSet
+    labels: tuple[str, ...]
+    model: torch.nn.Module
+    head_names: set[str]
+    template: State  # the trainable state's names, shapes and dtypes
+
+    def fresh_stream(self, batches_before: int) -> BatchStream:
+        """The client's stream as it stands after ``batches_before`` batches of this run."""
+        s = self.client.stream
+        stream = BatchStream(s.data, s.batch_size, s.seed)
+        stream.skip(batches_before)
+        return stream
+
+
+def simulation_node_config(cfg: Config, node_config: dict[str, Any]) -> dict[str, Any]:
+    """Under Flower's simulation engine the virtual SuperNodes are numbered (``partition-id``):
+    node k holds the k-th configured language, read from the config's data path."""
+    from borderless.config import resolve_data_path
+
+    k, n = int(node_config["partition-id"]), int(node_config.get("num-partitions", len(cfg.data.languages)))
+    if n != len(cfg.data.languages):
+        raise NodeConfigError(f"the simulation has {n} SuperNodes but data.languages lists {len(cfg.data.languages)}: "
+                              "run it with one SuperNode per language")
+    return {"language": cfg.data.languages[k], "data-path": str(resolve_data_path(cfg.data))}
+
+
+def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
+    from borderless.runner import build_workload  # the very same selection of examples as `borderless run`
+
+    check_deployable(cfg)
+    if "language" not in node_config and "partition-id" in node_config:  # Flower's simulation engine
+        node_config = simulation_node_config(cfg, node_config)
+    language = str(node_config.get("language", ""))
+    if not language:
+        raise NodeConfigError("node config has no 'language': start the node with "
+                              "`borderless deploy node CONFIG --language hau_Latn --data DIR`")
+    if language not in cfg.data.languages:
+        raise NodeConfigError(f"node language {language!r} is not in the run's data.languages "
+                              f"({', '.join(cfg.data.languages)}); add it there or start the node with one of them")
+    data_path = Path(str(node_config.get("data-path", "")))
+    if not str(node_config.get("data-path", "")):
+        raise NodeConfigError("node config has no 'data-path': give the folder holding this language's data (--data)")
+    if cfg.deploy.node_threads:
+        torch.set_num_threads(cfg.deploy.node_threads)
+    data = load_sib200(data_path, [language])
+    cache = node_config.get("cache-dir") or None
+    from borderless.config import resolve_cache_dir
+
+    backbone = load_backbone(cfg.backbone.name, Path(str(cache)) if cache else resolve_cache_dir(cfg.backbone),
+                             cfg.backbone.input_prefix)
+    max_length = min(cfg.backbone.max_length,
+                     backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
+    single = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, languages=(language,)),
+                                 federated=dataclasses.replace(cfg.federated, aggregator="fedavg"))
+    work, labels = build_workload(single, backbone, max_length, data)
+    index = cfg.data.languages.index(language)  # the stream seed of this language's in-process client
+    client = Client(language, BatchStream(work.train[language], cfg.train.batch_size, stream_seed(cfg.run.seed, index)))
+    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
+    return NodeSetup(language, cfg, client, work.dev[language], work.test[language], tuple(labels), model,
+                     model.head_parameter_names(), trainable_state(model))

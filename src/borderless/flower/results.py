@@ -1,0 +1,144 @@
+"""The results folder of a Flower deployment: the same kinds of files as ``borderless run``
+(resolved config, per-round metrics JSONL, results JSON, Markdown report, plots) plus the measured
+wire traffic (``wire.jsonl``) and the final global state (``final_state.safetensors``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import tomli_w
+from safetensors.torch import save_file
+
+from borderless.config import Config, PrivacyConfig, resolve_cache_dir
+from borderless.plotting import pyplot, save_figure
+from borderless.tuning.state import State, state_num_bytes, state_num_params
+
+
+def initial_state(cfg: Config, num_labels: int) -> tuple[State, int]:
+    """The seeded initial trainable state, built exactly as every node and `borderless run` build it.
+    The server loads the public backbone for this; it never sees a node's data."""
+    from borderless.backbones.resolve import load_backbone
+    from borderless.tuning.factory import build_classifier
+    from borderless.tuning.state import trainable_state
+
+    backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
+    model = build_classifier(backbone.model, backbone.hidden_size, num_labels, cfg.method, cfg.run.seed)
+    return trainable_state(model), backbone.num_parameters()
+
+
+def privacy_budget(p: PrivacyConfig, rounds_participated: int) -> dict:
+    """Local DP accounting: each participation releases one Gaussian-mechanism output with (ε, δ);
+    over k participations basic composition gives (k·ε, k·δ). An upper bound (tighter accountants exist)."""
+    from borderless.flower.client_app import dp_noise_std
+
+    if not p.dp:
+        return {"enabled": False}
+    return {"enabled": True, "mechanism": "local Gaussian (Flower LocalDpMod): clip each client's update to L2 "
+            "norm clip, add N(0, sigma^2) to every value", "clip_norm": p.dp_clip_norm,
+            "sensitivity": 2 * p.dp_clip_norm, "epsilon_per_round": p.dp_epsilon, "delta_per_round": p.dp_delta,
+            "noise_std": dp_noise_std(p), "rounds_participated": rounds_participated,
+            "epsilon_total": p.dp_epsilon * rounds_participated, "delta_total": p.dp_delta * rounds_participated,
+            "composition": "basic (sequential) composition over the rounds a client took part in"}
+
+
+def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wire, round_s: list[float],
+                  wall_s: float, init: State, backbone_params: int, labels: list[str]) -> dict:
+    langs = list(cfg.data.languages)
+    (folder / "plots").mkdir(parents=True, exist_ok=True)
+    (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
+    save_file({k: v.contiguous() for k, v in result.state.items()}, str(folder / "final_state.safetensors"))
+    participated = {l: len({r["round"] for r in wire.rows if r["direction"] == "up" and r["type"] == "train"
+                            and r["language"] == l}) for l in langs}
+    per_round = wire.totals()
+    up = [b for l in langs for b in wire.train_bytes(l, "up")]
+    down = [b for l in langs for b in wire.train_bytes(l, "down")]
+    acc = {l: test[l]["accuracy"] for l in langs}
+    summary = {
+        "runtime": "flower deployment (SuperLink + one SuperNode per language)",
+        "config": cfg.to_dict(),
+        "languages": langs,
+        "labels": labels,
+        "nodes": {l: {"num_examples": int(found[l][1]["num_examples"])} for l in langs},
+        "method": {"name": cfg.method.name, "trainable_parameters": state_num_params(init),
+                   "trainable_percent_of_backbone": 100.0 * state_num_params(init) / backbone_params},
+        "test_accuracy": acc,
+        "mean_accuracy": sum(acc.values()) / len(acc),
+        "worst_language": min(acc, key=acc.get),
+        "round_wall_s": [round(s, 2) for s in round_s],
+        "wall_s": round(wall_s, 1),
+        "communication": {
+            "state_bytes": state_num_bytes(init),
+            "measured": "protobuf-serialised message content, per client per round, as sent by Flower "
+                        "(TLS and HTTP framing not included); train messages only, averaged over the client-rounds",
+            "bytes_per_client_per_round_up": sum(up) / max(len(up), 1),
+            "bytes_per_client_per_round_down": sum(down) / max(len(down), 1),
+            "bytes_total": sum(r["bytes"] for r in wire.rows),
+            "messages": len(wire.rows),
+            "per_round": per_round,
+        },
+        "privacy": {"dp": privacy_budget(cfg.privacy, max(participated.values(), default=0)),
+                    "secagg": ({"enabled": True, "protocol": "SecAgg+ (Flower SecAggPlusWorkflow + secaggplus_mod)",
+                                "server_sees": "only the example-weighted sum of the updates"}
+                               if cfg.privacy.secagg else {"enabled": False})},
+    }
+    (folder / "results.json").write_text(json.dumps(summary, indent=2))
+    _plots(folder, summary, langs)
+    (folder / "report.md").write_text(report_markdown(summary))
+    return summary
+
+
+def _plots(folder: Path, s: dict, langs: list[str]) -> None:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(langs) + 2), 3.2))
+    ax.bar(langs, [100 * s["test_accuracy"][l] for l in langs], color="#3b7dd8")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Flower deployment: accuracy per language")
+    ax.tick_params(axis="x", rotation=45)
+    save_figure(fig, folder / "plots" / "accuracy.png")
+    per_round = s["communication"]["per_round"]
+    rounds = sorted((int(r) for r in per_round if int(r) >= 1 and int(r) <= s["config"]["federated"]["rounds"]))
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for l in langs:
+        ax.plot(rounds, [per_round[str(r)].get(l, {}).get("up", 0) / 1024 for r in rounds], marker="o", label=l)
+    ax.set_xlabel("round")
+    ax.set_ylabel("kB sent by the client")
+    ax.legend(fontsize=7)
+    save_figure(fig, folder / "plots" / "bytes_per_round.png")
+
+
+def report_markdown(s: dict) -> str:
+    c, f = s["communication"], s["config"]["federated"]
+    lines = [
+        "# Flower deployment", "",
+        f"{s['runtime']}: {len(s['languages'])} languages, method `{s['method']['name']}` "
+        f"({s['method']['trainable_parameters']:,} trainable parameters, "
+        f"{s['method']['trainable_percent_of_backbone']:.4f} % of the backbone), {f['rounds']} rounds, "
+        f"aggregator `{f['aggregator']}`.", "",
+        "| language | training examples (on its node) | test accuracy |", "|---|---:|---:|",
+    ]
+    for l in s["languages"]:
+        lines.append(f"| {l} | {s['nodes'][l]['num_examples']} | {100 * s['test_accuracy'][l]:.1f} |")
+    lines += ["", f"Mean test accuracy **{100 * s['mean_accuracy']:.1f} %**, worst {s['worst_language']}.", "",
+              "## Wire", "",
+              f"Measured from Flower's messages ({c['measured']}): **{c['bytes_per_client_per_round_up']:,.0f} bytes "
+              f"up and {c['bytes_per_client_per_round_down']:,.0f} bytes down per client per round**; the raw "
+              f"trainable state is {c['state_bytes']:,} bytes. {c['messages']} messages, {c['bytes_total']:,} bytes "
+              "in all (including the node queries and evaluations).", "",
+              f"Wall time per round: {', '.join(f'{x:.1f}' for x in s['round_wall_s'])} s; whole run {s['wall_s']} s.",
+              "", "## Privacy", ""]
+    dp, sa = s["privacy"]["dp"], s["privacy"]["secagg"]
+    if dp["enabled"]:
+        lines.append(f"Local differential privacy: updates clipped to L2 norm {dp['clip_norm']}, Gaussian noise "
+                     f"std {dp['noise_std']:.3g}; (ε, δ) = ({dp['epsilon_per_round']}, {dp['delta_per_round']:g}) per "
+                     f"round, **ε = {dp['epsilon_total']:g}, δ = {dp['delta_total']:.2g} over the "
+                     f"{dp['rounds_participated']} rounds a client took part in** ({dp['composition']}).")
+    else:
+        lines.append("Differential privacy: off.")
+    lines.append("")
+    lines.append(f"Secure aggregation: {'on, ' + sa['server_sees'] if sa['enabled'] else 'off'}.")
+    lines += ["", "![accuracy](plots/accuracy.png)", "", "![bytes](plots/bytes_per_round.png)", ""]
+    if not math.isfinite(s["mean_accuracy"]):
+        lines.append("Warning: the mean accuracy is not a number.")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""Every message the server sends or receives, measured (and, for inspection, kept).
+
+``RecordingGrid`` wraps Flower's ``Grid``: each message's content is measured as Flower serialises
+it (``records.payload_bytes``), with its round, direction, type and the language of the node, and
+its inventory (record names, array shapes, metric and config keys) is logged. With ``keep_dir`` set,
+the arrays of every reply are also saved there as the server received them, so a test can compare
+what the server could read with what the client computed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from flwr.app import Message
+from flwr.common import bytes_to_ndarray
+
+from borderless.flower import records
+
+
+@dataclass
+class WireLog:
+    path: Path | None = None  # wire.jsonl: one line per message, written by write()
+    keep_dir: Path | None = None
+    node_language: dict[int, str] = field(default_factory=dict)
+    round: int = 0
+    rows: list[dict] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, msg: Message, direction: str, node_id: int) -> None:
+        content = msg.content
+        row = {"round": self.round, "direction": direction, "type": msg.metadata.message_type,
+               "language": self.node_language.get(node_id, str(node_id)), "bytes": records.payload_bytes(content),
+               "records": records.inventory(content)}
+        with self._lock:
+            self.rows.append(row)
+            if self.keep_dir is not None and direction == "up":
+                self._keep(content, row)
+
+    def _keep(self, content, row: dict) -> None:
+        arrays: dict[str, np.ndarray] = {}
+        for rname, rec in content.array_records.items():
+            for key, arr in rec.items():
+                if arr.data:
+                    arrays[f"{rname}/{key}"] = bytes_to_ndarray(arr.data) if not arr.dtype else arr.numpy()
+        for rname, rec in content.config_records.items():
+            for key, value in rec.items():
+                if isinstance(value, list) and value and isinstance(value[0], bytes):
+                    try:
+                        for i, b in enumerate(value):
+                            arrays[f"{rname}/{key}/{i}"] = bytes_to_ndarray(b)
+                    except ValueError:
+                        pass
+        self.keep_dir.mkdir(parents=True, exist_ok=True)
+        n = sum(1 for _ in self.keep_dir.iterdir())
+        np.savez(self.keep_dir / f"{n:04d}_r{row['round']}_{row['type']}_{row['language']}.npz", **arrays)
+
+    def name_nodes(self, node_language: dict[int, str]) -> None:
+        """Name the nodes (rows logged before the languages were known carry the node id)."""
+        self.node_language.update(node_language)
+        for row in self.rows:
+            row["language"] = self.node_language.get(int(row["language"]), row["language"]) \
+                if str(row["language"]).isdigit() else row["language"]
+
+    def write(self) -> None:
+        if self.path is not None:
+            self.path.write_text("".join(json.dumps(r) + "\n" for r in self.rows), encoding="utf-8")
+
+    def train_bytes(self, language: str, direction: str) -> list[int]:
+        """Bytes of the train messages of one client, one entry per round it took part in."""
+        per: dict[int, int] = {}
+        for r in self.rows:
+            if r["type"] == "train" and r["language"] == language and r["direction"] == direction:
+                per[r["round"]] = per.get(r["round"], 0) + r["bytes"]
+        return [per[k] for k in sorted(per)]
+
+    def totals(self) -> dict[str, dict[str, dict[str, int]]]:
+        """bytes[round][language] = {"up": .., "down": ..}, over every message type."""
+        out: dict[str, dict[str, dict[str, int]]] = {}
+        for r in self.rows:
+            slot = out.setdefault(str(r["round"]), {}).setdefault(r["language"], {"up": 0, "down": 0})
+            slot[r["direction"]] += r["bytes"]
+        return out
+
+
+class RecordingGrid:
+    """A Grid that logs every message through it; everything else is Flower's own Grid."""
+
+    def __init__(self, grid, log: WireLog):
+        self._grid = grid
+        self.log = log
+
+    def __getattr__(self, name):
+        return getattr(self._grid, name)
+
+    def send_and_receive(self, messages: Iterable[Message], *, timeout: float | None = None) -> Iterable[Message]:
+        messages = list(messages)
+        for m in messages:
+            self.log.record(m, "down", m.metadata.dst_node_id)
+        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
+        for r in replies:
+            self.log.record(r, "up", r.metadata.src_node_id)
+        return replies

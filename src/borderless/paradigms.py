@@ -71,7 +71,8 @@ def _eval_dev(model, work: Workload, langs: list[str], cfg: Config, paradigm: st
         sink({"paradigm": paradigm, "round": rnd, "lang": lang, "split": "dev", **m})
 
 
-def _due(cfg: Config, rnd: int) -> bool:
+def dev_eval_due(cfg: Config, rnd: int) -> bool:
+    """Is the dev split evaluated after round ``rnd`` (every ``federated.eval_every`` rounds and the last)?"""
     every = cfg.federated.eval_every
     return every > 0 and (rnd % every == 0 or rnd == cfg.federated.rounds)
 
@@ -94,7 +95,7 @@ def run_monolingual(model, init: State, work: Workload, cfg: Config, head_names:
             m = train_steps(model, stream, cfg.train.local_steps, optimizer)
             seen += int(m["train_examples"])
             sink({"paradigm": "monolingual", "round": rnd, "client": lang, **m})
-            if _due(cfg, rnd):
+            if dev_eval_due(cfg, rnd):
                 _eval_dev(model, work, [lang] + [z for z in work.zero_shot if via[z] == lang], cfg, "monolingual",
                           rnd, sink)
         for target in [lang] + [z for z in work.zero_shot if via[z] == lang]:
@@ -118,7 +119,7 @@ def run_centralized(model, init: State, work: Workload, cfg: Config, head_names:
         m = train_steps(model, stream, steps, optimizer)
         seen += int(m["train_examples"])
         sink({"paradigm": "centralized", "round": rnd, "client": "pooled", **m})
-        if _due(cfg, rnd):
+        if dev_eval_due(cfg, rnd):
             _eval_dev(model, work, work.evaluated, cfg, "centralized", rnd, sink)
     test = _test_all(model, work, work.evaluated, cfg)
     return ParadigmResult("centralized", test, time.perf_counter() - start, seen,
@@ -174,7 +175,7 @@ def run_federated(model, init: State, work: Workload, cfg: Config, head_names: s
             sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
                   "num_examples": u.num_examples, "bytes_up": state_num_bytes(u.state),
                   "bytes_down": state_bytes, **u.metrics})
-        if _due(cfg, result.round):
+        if dev_eval_due(cfg, result.round):
             for lang, m in _eval_states(model, work, work.evaluated, result, cfg, "dev").items():
                 sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
     test = _eval_states(model, work, work.evaluated, result, cfg, "test")

@@ -98,13 +98,17 @@ def _plots(folder: Path, s: dict, langs: list[str]) -> None:
     ax.tick_params(axis="x", rotation=45)
     save_figure(fig, folder / "plots" / "accuracy.png")
     per_round = s["communication"]["per_round"]
-    rounds = sorted((int(r) for r in per_round if int(r) >= 1 and int(r) <= s["config"]["federated"]["rounds"]))
-    fig, ax = plt.subplots(figsize=(5, 3.2))
-    for l in langs:
-        ax.plot(rounds, [per_round[str(r)].get(l, {}).get("up", 0) / 1024 for r in rounds], marker="o", label=l)
+    rounds = [r for r in range(1, s["config"]["federated"]["rounds"] + 1) if str(r) in per_round]
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(rounds) * len(langs) + 2), 3.2))
+    width = 0.8 / len(langs)
+    for i, l in enumerate(langs):
+        xs = [r - 0.4 + width * (i + 0.5) for r in rounds]
+        ax.bar(xs, [per_round[str(r)].get(l, {}).get("up", 0) / 1024 for r in rounds], width, label=f"{l} up")
+    ax.axhline(s["communication"]["state_bytes"] / 1024, color="black", lw=1, ls="--", label="raw trainable state")
+    ax.set_xticks(rounds)
     ax.set_xlabel("round")
-    ax.set_ylabel("kB sent by the client")
-    ax.legend(fontsize=7)
+    ax.set_ylabel("kB sent by the client (measured)")
+    ax.legend(fontsize=7, loc="lower right")
     save_figure(fig, folder / "plots" / "bytes_per_round.png")
 
 

@@ -24,7 +24,7 @@ from borderless.federated.simulation import ClientUpdate, FitRequest, federate
 from borderless.flower import records
 from borderless.flower.node import check_deployable, config_from_run_config
 from borderless.flower.wire import RecordingGrid, WireLog
-from borderless.paradigms import _due
+from borderless.paradigms import dev_eval_due
 from borderless.tuning.state import State
 
 app = ServerApp()
@@ -174,7 +174,7 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
                       "num_examples": u.num_examples, **u.metrics})
             say(f"round {result.round}/{cfg.federated.rounds}: {round_s[-1]:.1f} s, "
                 f"{sum(r['bytes'] for r in wire.rows if r['round'] == result.round)} bytes on the wire")
-            if _due(cfg, result.round):
+            if dev_eval_due(cfg, result.round):
                 for lang, m in evaluate_all(grid, nodes, _state_for(result), "dev", cfg).items():
                     sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "lang": lang,
                           "split": "dev", **m})

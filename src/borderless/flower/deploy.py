@@ -95,6 +95,13 @@ def supernode_argv(cfg: Config, language: str, data: Path, key: Path | None, ca:
     return argv + ["--root-certificates", str(ca), "--auth-supernode-private-key", str(key)]
 
 
+def _fresh_output(output: Path) -> Path:
+    output = Path(output).resolve()
+    if output.exists() and any(output.iterdir()):
+        raise DeployError(f"{output}: results folder exists and is not empty; nothing was touched. Choose another -o.")
+    return output
+
+
 def write_flower_home(home: Path, cfg: Config, ca: Path | None, insecure: bool) -> Path:
     """A Flower config folder whose one SuperLink connection is this deployment's."""
     conn: dict = {"address": cfg.deploy.superlink}
@@ -159,9 +166,7 @@ def submit(cfg: Config, output: Path, ca: Path | None, insecure: bool, keep_mess
     """Submit the federation to the SuperLink, stream its log until it ends, return results.json.
     ``output`` is a folder on the SuperLink's machine (the ServerApp writes it there)."""
     check_deployable(cfg)
-    output = Path(output).resolve()
-    if output.exists() and any(output.iterdir()):
-        raise DeployError(f"{output}: results folder exists and is not empty; nothing was touched. Choose another -o.")
+    output = _fresh_output(output)
     if insecure:
         warn_insecure("`deploy run`")
     with tempfile.TemporaryDirectory(prefix="borderless-run-") as tmp:
@@ -269,9 +274,7 @@ def simulate(cfg: Config, output: Path, work: Path, timeout: float | None = None
     one virtual SuperNode per language (node k holds the k-th language, read from data.path).
     Single machine only: it listens on 127.0.0.1 without TLS, and is stopped by PID at the end."""
     check_deployable(cfg)
-    output = Path(output).resolve()
-    if output.exists() and any(output.iterdir()):
-        raise DeployError(f"{output}: results folder exists and is not empty; nothing was touched. Choose another -o.")
+    output = _fresh_output(output)
     work = Path(work).resolve()
     port = free_port()
     with Processes(work / "logs") as procs:

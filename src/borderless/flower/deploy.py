@@ -102,9 +102,9 @@ def _fresh_output(output: Path) -> Path:
     return output
 
 
-def write_flower_home(home: Path, cfg: Config, ca: Path | None, insecure: bool) -> Path:
+def write_flower_home(home: Path, address: str, ca: Path | None, insecure: bool) -> Path:
     """A Flower config folder whose one SuperLink connection is this deployment's."""
-    conn: dict = {"address": cfg.deploy.superlink}
+    conn: dict = {"address": address}
     if insecure:
         conn["insecure"] = True
     else:
@@ -123,7 +123,7 @@ def _flwr(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedP
 
 def register(cfg: Config, public_keys: list[Path], ca: Path | None, home: Path) -> dict[str, int]:
     """Admit each node's public key at the SuperLink (its Control API). Returns {key file: node id}."""
-    write_flower_home(home, cfg, ca, insecure=False)
+    write_flower_home(home, cfg.deploy.superlink, ca, insecure=False)
     out = {}
     for pub in public_keys:
         if not Path(pub).is_file():
@@ -170,7 +170,7 @@ def submit(cfg: Config, output: Path, ca: Path | None, insecure: bool, keep_mess
     if insecure:
         warn_insecure("`deploy run`")
     with tempfile.TemporaryDirectory(prefix="borderless-run-") as tmp:
-        home = write_flower_home(Path(tmp) / "flwr", cfg, ca, insecure)
+        home = write_flower_home(Path(tmp) / "flwr", cfg.deploy.superlink, ca, insecure)
         app = write_app(Path(tmp) / "app", cfg, output, keep_messages)
         argv = [flower_executable("flwr"), "run", str(app), CONNECTION, "--stream"]
         proc = subprocess.Popen(argv, env=flower_env({"FLWR_HOME": str(home)}), stdout=subprocess.PIPE,
@@ -283,10 +283,7 @@ def simulate(cfg: Config, output: Path, work: Path, timeout: float | None = None
                             "--port", str(port), "--disable-runtime-dependency-installation"],
                            env={"FLWR_HOME": str(work / "home" / "superlink")})
         wait_for_port("127.0.0.1", port, 60, proc, procs.log("superlink-simulation"))
-        home = work / "home" / "cli"
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "config.toml").write_text(tomli_w.dumps(
-            {"superlink": {"default": CONNECTION, CONNECTION: {"address": f"127.0.0.1:{port}", "insecure": True}}}))
+        home = write_flower_home(work / "home" / "cli", f"127.0.0.1:{port}", None, insecure=True)
         app = write_app(work / "app", cfg, output)
         argv = [flower_executable("flwr"), "run", str(app), CONNECTION, "--stream",
                 "--federation-config", f"num-supernodes={len(cfg.data.languages)}"]

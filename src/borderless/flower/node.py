@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from borderless.backbones.resolve import load_backbone
-from borderless.config import Config, config_from_dict
+from borderless.config import Config, config_from_dict, resolve_cache_dir
 from borderless.data.sib200 import load_sib200
 from borderless.federated.simulation import Client
 from borderless.paradigms import stream_seed
@@ -100,8 +100,6 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
         torch.set_num_threads(cfg.deploy.node_threads)
     data = load_sib200(data_path, [language])
     cache = node_config.get("cache-dir") or None
-    from borderless.config import resolve_cache_dir
-
     backbone = load_backbone(cfg.backbone.name, Path(str(cache)) if cache else resolve_cache_dir(cfg.backbone),
                              cfg.backbone.input_prefix)
     max_length = min(cfg.backbone.max_length,

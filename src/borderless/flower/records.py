@@ -47,6 +47,11 @@ def parameters_to_state(parameters: Parameters, template: State, sender: str) ->
     return out
 
 
+def round_settings(rnd: int, seed: int, batches_before: int) -> dict:
+    """The settings a train instruction carries besides the state (and nothing else)."""
+    return {"round": rnd, "seed": seed, "batches_before": batches_before}
+
+
 def train_instruction(state: State, config: Scalars) -> RecordDict:
     """Server → client: the state to start from and the round's settings (no data, no ids)."""
     return compat.fitins_to_recorddict(FitIns(state_to_parameters(state), dict(config)), keep_input=True)

@@ -47,8 +47,7 @@ class _RoundRequests(Strategy):
 
     def configure_fit(self, server_round, parameters, client_manager):
         return [(self.proxies[r.client_id], FitIns(records.state_to_parameters(r.state),
-                                                   {"round": server_round, "seed": r.seed,
-                                                    "batches_before": r.batches_before}))
+                                                   records.round_settings(server_round, r.seed, r.batches_before)))
                 for r in self.requests]
 
     def aggregate_fit(self, server_round, results, failures):

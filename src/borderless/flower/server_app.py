@@ -94,8 +94,8 @@ def plain_fit_many(grid, nodes: dict[str, int], template: State, cfg: Config) ->
         for req in requests:
             nid = nodes[req.client_id]
             sent[nid] = req.client_id
-            msgs.append(Message(records.train_instruction(req.state, {"round": rnd, "seed": req.seed,
-                                                                       "batches_before": req.batches_before}),
+            settings = records.round_settings(rnd, req.seed, req.batches_before)
+            msgs.append(Message(records.train_instruction(req.state, settings),
                                 dst_node_id=nid, message_type=MessageType.TRAIN, group_id=str(rnd)))
         by_node = _replies_by_node(grid.send_and_receive(msgs, timeout=cfg.deploy.round_timeout_s), sent)
         updates = []

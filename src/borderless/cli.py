@@ -92,7 +92,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
         path = write_report(folder, json.loads((folder / "results.json").read_text()))
     else:
-        raise FileNotFoundError(f"{folder}: neither a run (results.json) nor a comparison (cells/) folder")
+        raise FileNotFoundError(f"{folder}: neither a run (results.json) nor a comparison (cells/) folder; "
+                                "give a folder written by `borderless run` or `borderless compare`")
     print(path.read_text())
     print(f"report rewritten: {path}")
     return 0
@@ -108,7 +109,9 @@ def _cmd_convert(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="borderless", description="Federated prompt tuning of multilingual models.")
+    parser = argparse.ArgumentParser(
+        prog="borderless", description="Federated prompt tuning of multilingual models.",
+        epilog="--debug (anywhere on the line) or BORDERLESS_DEBUG=1: show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the configured paradigms and write a results folder")
     p.add_argument("config", help="TOML config, e.g. configs/demo.toml")
@@ -149,16 +152,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run a command. Errors a user can fix print one paragraph and exit 2 (Ctrl-C: 130);
+    ``--debug`` (anywhere on the line) or ``BORDERLESS_DEBUG=1`` shows the traceback instead."""
+    from borderless.errors import EXIT_INTERRUPTED, debug_requested, explain
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = debug_requested(argv)
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
     try:
         if args.command == "deploy":
             from borderless.flower.cli import run_deploy
 
             return run_deploy(args)
         return args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError, FileExistsError, KeyError) as err:
-        print(f"borderless: error: {err}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("borderless: interrupted (Ctrl-C); files already written are kept as they are "
+              "(metrics.jsonl holds every finished row)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - the one place that turns errors into messages
+        if debug:
+            raise
+        code, message = explain(err)
+        print(f"borderless: error: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def run_compare(cfg: Config, output: Path, progress: bool = True, redo_changed: 
                 backbone: Backbone | None = None, shard: tuple[int, int] = (0, 1),
                 run_cell: Callable[..., object] | None = None) -> CompareOutput:
     from borderless.compare_report import summarize, write_compare_report
-    from borderless.runner import load_data, run
+    from borderless.runner import ensure_writable, load_data, run
 
     run_cell = run_cell or run
     output = Path(output)
@@ -128,7 +128,7 @@ def run_compare(cfg: Config, output: Path, progress: bool = True, redo_changed: 
             f"{output}: {len(stale)} cell(s) were made with a different config, e.g. {stale[0]} "
             f"(see its config.toml). Nothing was touched. Use another --output for a new study, "
             "or pass --redo-changed to rerun those cells.")
-    output.mkdir(parents=True, exist_ok=True)
+    ensure_writable(output)
     (output / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
     ran = []
     k, n = shard  # this process runs every n-th cell, from the k-th: share a study between processes/machines

@@ -18,6 +18,7 @@ from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
 from borderless.data.sib200 import load_sib200
 from borderless.data.types import LanguageData
+from borderless.errors import OutputError
 from borderless.paradigms import RUNNERS, ParadigmResult, Workload
 from borderless.report import write_report
 from borderless.language.tokenization import tokenizer_stats
@@ -43,7 +44,21 @@ def check_output(folder: Path, overwrite: bool) -> Path:
             f"{folder}: results folder exists and is not empty; nothing was touched. "
             "Choose another --output, or pass --overwrite to replace its files."
         )
+    ensure_writable(folder)
     return folder
+
+
+def ensure_writable(folder: Path) -> None:
+    """Fail now, naming the folder, rather than after an hour of training."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise OutputError(f"{folder}: cannot write the results folder ({err.strerror or err}); "
+                          "choose a writable --output or fix the folder's permissions") from None
 
 
 def load_data(cfg: Config) -> dict[str, LanguageData]:

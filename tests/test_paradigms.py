@@ -40,7 +40,10 @@ def test_paradigms_see_the_same_examples_and_budget(tmp_path, sib200_dir, tiny_b
         current["p"] = paradigm
         result = runner(model, init, work, cfg, model.head_parameter_names(), sink_rows.append, lambda _: None)
         assert set(result.test) == set(work.languages)  # every language's test split
-        assert result.train_examples == cfg.federated.rounds * cfg.train.local_steps * cfg.train.batch_size * 3
+        budget = cfg.federated.rounds * cfg.train.local_steps * cfg.train.batch_size * 3
+        if paradigm == "federated_personal":  # the federation's budget, then each client's personal steps
+            budget += cfg.federated.personal_steps * cfg.train.batch_size * 3
+        assert result.train_examples == budget, paradigm
 
     # training uids come only from the training sets, and every paradigm drew from the same pool
     train_uids = {u for l in work.languages for u in work.train[l].uids}
@@ -103,7 +106,7 @@ def test_federated_learns_on_separable_data(tiny_backbone):
         tests.append(data)
     model = build_prompt_classifier(tiny_backbone.model, tiny_backbone.hidden_size, 4, MethodConfig(num_virtual_tokens=2), 0)
     before = [evaluate(model, t, 64)["accuracy"] for t in tests]
-    list(run_rounds(model, clients, trainable_state(model), TrainConfig(local_steps=5, lr=0.05),
+    list(run_rounds(model, clients, trainable_state(model), TrainConfig(local_steps=5, lr=0.05, schedule="constant"),
                     FederatedConfig(rounds=15), model.head_parameter_names(), seed=0))
     after = [evaluate(model, t, 64)["accuracy"] for t in tests]
     assert min(after) >= 0.75, (before, after)
@@ -119,3 +122,83 @@ def test_iid_federation_runs_with_non_language_clients(tmp_path, sib200_dir, tin
     assert {r["client"] for r in rows if "client" in r} == {"iid-0", "iid-1"}
     assert set(out.results["paradigms"]["federated"]["test_accuracy"]) == {"eng_Latn", "hau_Latn", "amh_Ethi"}
     assert "iid-0" in (out.folder / "partition.txt").read_text()
+
+
+def test_stopping_on_dev_keeps_the_best_round_and_reports_it(tmp_path, sib200_dir, tiny_backbone, monkeypatch):
+    """Dev accuracy 0.5 before training, 0.6 after round 1, then worse: with patience 2 the language
+    stops after round 3 and round 1's state is the one evaluated on test."""
+    import borderless.paradigms as par
+
+    cfg = cfg_for(tmp_path, sib200_dir, overrides=["federated.rounds=6", "train.patience=2", 'train.stop="dev"',
+                                                    "data.languages=[\"eng_Latn\"]"])
+    work, labels = build_workload(cfg, tiny_backbone, 64)
+    model = build_prompt_classifier(tiny_backbone.model, tiny_backbone.hidden_size, len(labels), cfg.method, 0)
+    snapshots, script = [], iter([0.5, 0.6, 0.4, 0.3, 0.2, 0.1, 0.0])
+    real_eval = par.evaluate
+
+    def scripted(m, data, bs):
+        out = real_eval(m, data, bs)
+        if data is work.dev["eng_Latn"]:
+            snapshots.append(trainable_state(m))
+            out["accuracy"] = next(script)
+        return out
+
+    monkeypatch.setattr(par, "evaluate", scripted)
+    result = par.run_monolingual(model, trainable_state(model), work, cfg, model.head_parameter_names(),
+                                 lambda row: None, lambda _: None)
+    assert result.stopped["eng_Latn"] == {"trained_rounds": 3, "best_round": 1}
+    assert result.steps == 3 * cfg.train.local_steps
+    after = trainable_state(model)
+    assert all(torch.equal(after[k], snapshots[1][k]) for k in after)  # round 1's state, restored
+
+
+def test_lp_ft_starts_each_paradigm_from_its_own_probe(tmp_path, sib200_dir, tiny_backbone):
+    """LoRA starts as the identity, so with head_init = probe the round-0 dev accuracy of every
+    paradigm is exactly its probe's dev accuracy."""
+    cfg = cfg_for(tmp_path, sib200_dir, overrides=['method.name="lora"', "federated.rounds=1",
+                                                    'run.paradigms=["monolingual", "centralized", "federated"]'])
+    out = run(cfg, tmp_path / "o", progress=False, backbone=tiny_backbone)
+    rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
+    probes = out.results["probes"]
+    for paradigm in ("monolingual", "centralized", "federated"):
+        round0 = {r["lang"]: r["accuracy"] for r in rows if r["paradigm"] == paradigm and r.get("round") == 0
+                  and r.get("split") == "dev"}
+        assert round0 == pytest.approx({l: probes[paradigm]["dev_accuracy"][l] for l in round0}), paradigm
+        assert set(round0) == set(cfg.data.languages)
+    assert out.results["communication"]["probe_bytes_per_client"] == probes["federated"]["bytes_per_client"] > 0
+    fed = out.results["paradigms"]["federated"]
+    assert fed["bytes_per_client_total"] == (probes["federated"]["bytes_per_client"]
+                                             + 2 * out.results["communication"]["bytes_per_client_per_round_up"])
+
+
+def test_head_method_is_the_probe_and_every_report_shows_the_floors(tmp_path, sib200_dir, tiny_backbone):
+    cfg = cfg_for(tmp_path, sib200_dir, overrides=['method.name="head"'])
+    out = run(cfg, tmp_path / "h", progress=False, backbone=tiny_backbone)
+    for p in ("monolingual", "centralized", "federated", "federated_personal"):
+        assert out.results["paradigms"][p]["test_accuracy"] == out.results["probes"][p]["test_accuracy"]
+    assert (out.folder / "metrics.jsonl").read_text() == ""  # no backbone training at all
+    tuned = run(cfg_for(tmp_path, sib200_dir, overrides=["federated.rounds=1"]), tmp_path / "t", progress=False,
+                backbone=tiny_backbone)
+    report = (tuned.folder / "report.md").read_text()
+    assert "probe: mono" in report and "probe: fed" in report and "majority class" in report
+    below = [p for p, r in tuned.results["paradigms"].items() if r["below_probe"]]
+    for p in below:  # a random tiny model is usually below its probe: the report must say so
+        assert f"{p} (" in report and "below its own frozen-feature probe" in report
+    assert all(r["below_probe"] == (r["mean_accuracy"] < r["probe_mean_accuracy"])
+               for r in tuned.results["paradigms"].values())
+
+
+def test_federated_personal_is_chosen_on_each_clients_dev(tmp_path, sib200_dir, tiny_backbone):
+    cfg = cfg_for(tmp_path, sib200_dir, overrides=["federated.rounds=2", "federated.personal_steps=4",
+                                                    "federated.personal_eval_every=2"])
+    out = run(cfg, tmp_path / "p", progress=False, backbone=tiny_backbone)
+    rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
+    personal = out.results["paradigms"]["federated_personal"]
+    for lang in cfg.data.languages:
+        dev = {r["personal_step"]: r["accuracy"] for r in rows if r["paradigm"] == "federated_personal"
+               and r.get("client") == lang}
+        assert set(dev) == {0, 2, 4}
+        chosen = personal["stopping"][lang]["personal_steps"]
+        assert dev[chosen] == max(dev.values()) and all(dev[s] < dev[chosen] for s in dev if s < chosen)
+        if chosen == 0:  # kept the global model: same test accuracy as federated
+            assert personal["test_accuracy"][lang] == out.results["paradigms"]["federated"]["test_accuracy"][lang]

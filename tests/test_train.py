@@ -1,5 +1,7 @@
 import random
 
+import pytest
+
 import torch
 
 from borderless.data.types import Example
@@ -62,3 +64,46 @@ def test_tokenize_truncates_and_prefixes(tiny_backbone):
     data = tokenize(exs, tiny_backbone.tokenizer, 16, prefix="passage: ")
     assert len(data.input_ids[0]) == 16 and data.input_ids[0][0] == tiny_backbone.tokenizer.bos_token_id
     assert data.uids == ["x/0"]
+
+
+def test_learning_rate_schedules():
+    from borderless.config import TrainConfig
+    from borderless.train import lr_factor, schedule_factors
+
+    lin = TrainConfig(schedule="linear", warmup=0.1)
+    f = [lr_factor(s, 100, lin) for s in range(100)]
+    assert f[:10] == [pytest.approx((s + 1) / 10) for s in range(10)]  # warm-up to the full rate
+    assert f[10] == 1.0 and f[55] == pytest.approx(0.5) and f[-1] == pytest.approx(1 / 90)
+    assert all(a >= b for a, b in zip(f[10:], f[11:]))
+    cos = TrainConfig(schedule="cosine", warmup=0.0)
+    assert lr_factor(0, 100, cos) == 1.0 and lr_factor(50, 100, cos) == pytest.approx(0.5)
+    assert [lr_factor(s, 100, TrainConfig(schedule="constant", warmup=0.0)) for s in (0, 99)] == [1.0, 1.0]
+    # a federated round's slice of the run's schedule
+    assert schedule_factors(lin, 20, 5, 100) == f[20:25]
+
+
+def test_client_fit_follows_the_runs_schedule(tiny_backbone, monkeypatch):
+    from borderless.config import MethodConfig, TrainConfig
+    from borderless.data.types import Example
+    from borderless.federated.simulation import Client
+    from borderless.train import BatchStream, tokenize
+    from borderless.tuning.prompt import build_prompt_classifier
+    from borderless.tuning.state import trainable_state
+
+    import borderless.train as train_mod
+
+    seen = []
+    real_step = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        seen.append([g["lr"] for g in self.param_groups])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    exs = [Example(f"x/{i}", f"word {i}", i % 2, "x") for i in range(16)]
+    client = Client("x", BatchStream(tokenize(exs, tiny_backbone.tokenizer, 16), 4, 0))
+    model = build_prompt_classifier(tiny_backbone.model, tiny_backbone.hidden_size, 2, MethodConfig(num_virtual_tokens=2), 0)
+    cfg = TrainConfig(lr=0.1, head_lr=0.2, local_steps=2, schedule="linear", warmup=0.0)
+    client.fit(model, trainable_state(model), cfg, model.head_parameter_names(), 0, rnd=2, rounds=2)
+    expected = [train_mod.lr_factor(s, 4, cfg) for s in (2, 3)]
+    assert seen == [[pytest.approx(0.1 * f), pytest.approx(0.2 * f)] for f in expected]

@@ -33,6 +33,7 @@ PARADIGM_RUNS = {
     "centralized": ("centralized", None),
     "federated_iid": ("federated", "iid"),
     "federated_non_iid": ("federated", "language"),
+    "federated_personal": ("federated_personal", "language"),
 }
 
 

@@ -16,7 +16,8 @@ from borderless.compare import Cell, expanded_paradigms
 from borderless.config import Config
 from borderless.plotting import pyplot, save_figure
 
-SHORT = {"monolingual": "mono", "centralized": "central", "federated_iid": "fed-IID", "federated_non_iid": "fed-non-IID"}
+SHORT = {"monolingual": "mono", "centralized": "central", "federated_iid": "fed-IID", "federated_non_iid": "fed-non-IID",
+         "federated_personal": "fed+personal"}
 
 
 def label(paradigm: str) -> str:
@@ -131,6 +132,10 @@ def summarize(cfg: Config, folder: Path, cells: list[Cell]) -> dict:
             "wall_s_per_round": statistics.fmean(m[1]["paradigms"][run_paradigm]["wall_s"] / rounds for m in members),
             "wall_s": sum(m[1]["paradigms"][run_paradigm]["wall_s"] for m in members),
             "dev_curves": {str(s): {str(r): a for r, a in c.items()} for s, c in curves.items()},
+            # the frozen-feature probe of this cell's own paradigm and data (older cells have none)
+            "probe_mean_accuracy": (_mean_std([m[1]["paradigms"][run_paradigm]["probe_mean_accuracy"] for m in members])[0]
+                                    if "probe_mean_accuracy" in res0["paradigms"][run_paradigm] else None),
+            "optimizer_steps": statistics.fmean(m[1]["paradigms"][run_paradigm].get("optimizer_steps", 0) for m in members),
         })
     tokenization = next((g[0][1].get("tokenization") for g in groups.values() if g), None)
     majority, computed = data_facts(cfg, need_tokenization=tokenization is None)
@@ -193,10 +198,20 @@ def _fmt_bytes(b: float | None) -> str:
     return f"{b:.0f} B"
 
 
+def _probe(g: dict) -> str:
+    return f"{100 * g['probe_mean_accuracy']:.1f}" if g.get("probe_mean_accuracy") is not None else "—"
+
+
+def _below_probe(g: dict) -> bool:
+    return (g.get("probe_mean_accuracy") is not None and g["method"] != "head"
+            and g["mean_accuracy"]["mean"] < g["probe_mean_accuracy"] - 1e-9)
+
+
 def cost_table(summary: dict) -> str:
-    lines = ["| method | paradigm | mean acc. ± std over seeds | worst language | trainable params | % of backbone "
-             "| bytes / client / round | bytes to reach final acc. (rounds) | wall-clock / round (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | paradigm | mean acc. ± std over seeds | its probe | worst language | trainable params "
+             "| % of backbone | bytes / client / round | bytes to reach final acc. (rounds) | steps (mean) "
+             "| wall-clock / round (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in summary["methods"]:
         for p in summary["paradigms"]:
             g = _group(summary, m, p)
@@ -205,10 +220,11 @@ def cost_table(summary: dict) -> str:
             rounds = [r for r in g["rounds_to_final"] if r is not None]
             reach = f"{_fmt_bytes(g['bytes_to_final'])} ({statistics.fmean(rounds):.1f})" if rounds else "—"
             lines.append(
-                f"| {m} | {label(p)} | {_ms(g, 'mean_accuracy')} | {100 * g['worst_language_accuracy']:.1f} "
+                f"| {m} | {label(p)} | {_ms(g, 'mean_accuracy')}{' ⚠' if _below_probe(g) else ''} | {_probe(g)} "
+                f"| {100 * g['worst_language_accuracy']:.1f} "
                 f"| {g['trainable_parameters']:,} | {g['trainable_percent']:.4f} "
                 f"| {_fmt_bytes(g['bytes_per_client_per_round']) if g['bytes_per_client_per_round'] else '—'} "
-                f"| {reach} | {g['wall_s_per_round']:.1f} |")
+                f"| {reach} | {g.get('optimizer_steps', 0):.0f} | {g['wall_s_per_round']:.1f} |")
     return "\n".join(lines)
 
 
@@ -244,12 +260,22 @@ def claims(summary: dict, method: str = "prompt") -> list[str]:
             out.append(f"**Warning:** at this budget {len(stuck)} method × paradigm cells are at or below always "
                        f"answering the majority class ({100 * floor:.1f} %): {', '.join(stuck)}. Their numbers, and "
                        "their seed variance, say nothing about the method; give them more rounds or steps.")
+    below = [f"{label(g['paradigm'])} {g['method']} ({100 * g['mean_accuracy']['mean']:.1f} < {_probe(g)})"
+             for g in summary["groups"] if g["fraction"] == 1.0 and _below_probe(g)]
+    if below:
+        out.append(f"**Warning:** {len(below)} tuned cells are below the frozen-feature probe of their own paradigm "
+                   f"and data: {', '.join(below)}. A linear classifier on frozen features beats them: their recipe "
+                   "needs fixing before their numbers mean anything.")
     if fed and mono:
         d = 100 * (fed["mean_accuracy"]["mean"] - mono["mean_accuracy"]["mean"])
         out.append(f"Federated {method} tuning vs monolingual: **{d:+.1f}** points (paper: +6.9).")
         fs, ms = 100 * fed["mean_per_language_seed_std"], 100 * mono["mean_per_language_seed_std"]
         out.append(f"Seed variance (per-language std over seeds, averaged): federated **{fs:.1f}** vs monolingual "
                    f"**{ms:.1f}** points: {'lower' if fs < ms else 'not lower'} for federated (paper: lower).")
+    personal = _group(summary, method, "federated_personal")
+    if personal and mono:
+        d = 100 * (personal["mean_accuracy"]["mean"] - mono["mean_accuracy"]["mean"])
+        out.append(f"Federated + personal {method} tuning vs monolingual: **{d:+.1f}** points.")
     if fed and cent:
         d = 100 * (cent["mean_accuracy"]["mean"] - fed["mean_accuracy"]["mean"])
         out.append(f"Centralized minus federated: **{d:+.1f}** points (paper: within ~1 point).")
@@ -395,7 +421,8 @@ def plot_cost(summary: dict, path: Path) -> bool:
     if not groups:
         return False
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    markers = {"monolingual": "s", "centralized": "^", "federated_iid": "D", "federated_non_iid": "o"}
+    markers = {"monolingual": "s", "centralized": "^", "federated_iid": "D", "federated_non_iid": "o",
+               "federated_personal": "*"}
     markers = {p: markers[p.partition("@")[0]] for p in summary["paradigms"]}
     for p in summary["paradigms"]:
         gs = [g for g in groups if g["paradigm"] == p]

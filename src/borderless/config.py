@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PARADIGMS = ("monolingual", "centralized", "federated")
+# federated_personal: the federated model, then each client adapts it to its own data (chosen on its own dev split)
+PARADIGMS = ("monolingual", "centralized", "federated", "federated_personal")
 OPTIMIZERS = ("adamw", "adam", "sgd")
 METHODS = ("prompt", "p_tuning", "prefix", "lora", "full", "head")
 PARTITIONS = ("language", "iid", "dirichlet", "size_skew")
 # `borderless compare` paradigms: federated_iid deals the pooled data evenly to the clients,
 # federated_non_iid keeps one client per language (the natural split)
-COMPARE_PARADIGMS = ("monolingual", "centralized", "federated_iid", "federated_non_iid")
+COMPARE_PARADIGMS = ("monolingual", "centralized", "federated_iid", "federated_non_iid", "federated_personal")
+SCHEDULES = ("constant", "linear", "cosine")
+STOPS = ("budget", "dev")
 AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "distance")
 # URIEL+ distance kinds (borderless.language.distance): six feature families and their mean
 DISTANCES = ("genetic", "geographic", "syntactic", "phonological", "inventory", "featural", "combined")
@@ -67,6 +70,8 @@ class MethodConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.0
     lora_targets: tuple[str, ...] = ("query", "value")
+    # probe: the head starts from the paradigm's own frozen-feature probe (LP-FT); random: from scratch
+    head_init: str = "probe"
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,12 @@ class TrainConfig:
     weight_decay: float = 0.0
     local_steps: int = 8  # optimizer steps per client per round (federated) / per round-equivalent
     eval_batch_size: int = 64
+    schedule: str = "linear"  # learning rate over the run's steps: constant | linear (decay to 0) | cosine
+    warmup: float = 0.06  # fraction of the run's steps with a linear warm-up from 0
+    # budget: train every round; dev: stop after `patience` dev evaluations without a better mean dev
+    # accuracy and restore the best state (the state before training counts as a candidate)
+    stop: str = "dev"
+    patience: int = 3
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,22 @@ class FederatedConfig:
     # distance: each client's state mixes all updates weighted n_j * exp(-d(i, j) / temperature)
     distance_kind: str = "combined"  # also picks each zero-shot language's nearest training language
     temperature: float = 0.1  # inf = FedAvg
+    # federated_personal: each client adapts the final global state for up to personal_steps steps on
+    # its own data, evaluating its own dev split every personal_eval_every steps; keeps the best (0 = global)
+    personal_steps: int = 20
+    personal_eval_every: int = 5
+    personal_lr_scale: float = 0.5  # personal learning rates = this × train.lr / train.head_lr (constant)
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """The frozen-feature linear probe of every paradigm (floor and head initialisation)."""
+
+    weight_decays: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1)  # L2, chosen on dev
+    max_iter: int = 100  # L-BFGS iterations (monolingual, centralized)
+    federated_rounds: int = 20  # FedAvg rounds of the head per weight decay
+    federated_local_iters: int = 10  # L-BFGS iterations per client per round
+    feature_batch_size: int = 64
 
 
 @dataclass(frozen=True)
@@ -152,6 +179,7 @@ class Config:
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     federated: FederatedConfig = field(default_factory=FederatedConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     run: RunConfig = field(default_factory=RunConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
@@ -332,6 +360,27 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("train.lr", "must be > 0")
     if c.train.head_lr < 0:
         bad("train.head_lr", "must be >= 0 (0 = same as train.lr)")
+    if c.train.schedule not in SCHEDULES:
+        bad("train.schedule", f"unknown schedule {c.train.schedule!r}; available: {', '.join(SCHEDULES)}")
+    if not 0 <= c.train.warmup < 1:
+        bad("train.warmup", "must be in [0, 1): the fraction of the steps spent warming up")
+    if c.train.stop not in STOPS:
+        bad("train.stop", f"unknown stopping rule {c.train.stop!r}; available: {', '.join(STOPS)}")
+    if c.train.patience < 1:
+        bad("train.patience", "must be >= 1 (dev evaluations without improvement before stopping)")
+    if c.train.stop == "dev" and c.federated.eval_every < 1:
+        bad("train.stop", "'dev' needs dev evaluations: set federated.eval_every >= 1, or train.stop = \"budget\"")
+    if c.method.head_init not in ("probe", "random"):
+        bad("method.head_init", "must be 'probe' (start from the paradigm's frozen-feature probe) or 'random'")
+    if c.federated.personal_steps < 0 or c.federated.personal_eval_every < 1:
+        bad("federated.personal_steps", "personal_steps must be >= 0 and personal_eval_every >= 1")
+    if not c.federated.personal_lr_scale > 0:
+        bad("federated.personal_lr_scale", "must be > 0")
+    if not c.probe.weight_decays or any(w < 0 for w in c.probe.weight_decays):
+        bad("probe.weight_decays", "list weight decays >= 0 to choose from on dev, e.g. [1e-3, 1e-2, 1e-1]")
+    for key in ("max_iter", "federated_rounds", "federated_local_iters", "feature_batch_size"):
+        if getattr(c.probe, key) < 1:
+            bad(f"probe.{key}", "must be >= 1")
     if c.federated.rounds < 1:
         bad("federated.rounds", "must be >= 1")
     if c.federated.clients_per_round < 0:
@@ -359,6 +408,9 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("data.train_fraction", "must be in (0, 1], e.g. 0.25 for a quarter of each language's training data")
     _validate_compare(c.compare, bad)
     _validate_privacy(c, bad)
+    if "federated_personal" in c.run.paradigms and c.data.partition != "language":
+        bad("run.paradigms", "federated_personal adapts the model to each client's own language: it needs "
+            "data.partition = \"language\"")
     if not c.run.paradigms:
         bad("run.paradigms", f"list at least one of {', '.join(PARADIGMS)}")
     for p in c.run.paradigms:

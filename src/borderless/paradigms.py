@@ -1,27 +1,37 @@
-"""Monolingual, centralized and federated runners over the SAME examples and evaluation sets.
+"""Monolingual, centralized, federated and federated + personal runners over the SAME examples and
+evaluation sets.
 
 Compute budget (matched): with R rounds of k local steps of batch size B,
 - federated: every client trains k steps per round for R rounds (k·R·B examples per client);
 - monolingual: each language trains k·R steps alone, on exactly the batches its federated client
   sees (the same seeded stream);
-- centralized: one model trains k·R·C steps (C = number of clients) on the pooled training data.
-So each paradigm processes the same number of training examples. All start from the same initial
-trainable state (same seed) and are evaluated on every language's test split.
+- centralized: one model trains k·R·C steps (C = number of clients) on the pooled training data;
+- federated_personal: the federated model, then each client up to ``federated.personal_steps`` more
+  steps on its own data, keeping the step count that does best on its own dev split (0 = the global model).
+Every paradigm follows the same learning-rate schedule over its own steps (``train.schedule``,
+``train.warmup``). With ``train.stop = "dev"`` a paradigm stops after ``train.patience`` dev
+evaluations without a better mean dev accuracy and restores its best state (the state before any
+training is a candidate too); steps taken and examples processed are reported either way.
+
+Every paradigm starts from the same seeded prompt (or adapter) and, with ``method.head_init =
+"probe"``, from its own frozen-feature probe's head (LP-FT): monolingual from each language's probe,
+centralized from the pooled one, federated from the federated probe (``borderless.probe``).
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import torch
 
 from borderless.config import Config
 from borderless.federated.simulation import Client, run_rounds
-from borderless.train import BatchStream, TokenizedSet, evaluate, make_optimizer, train_steps
-from borderless.tuning.state import State, load_trainable_state, state_num_bytes
+from borderless.train import BatchStream, TokenizedSet, evaluate, make_optimizer, schedule_factors, train_steps
+from borderless.tuning.state import State, load_trainable_state, state_num_bytes, trainable_state
 
 MetricSink = Callable[[dict], None]
 
@@ -53,22 +63,40 @@ class Workload:
 
 
 @dataclass
+class Start:
+    """Where each paradigm's trainable state begins: the seeded prompt/adapter and head (``base``),
+    with the head replaced by the paradigm's own probe when ``probes`` are given (LP-FT)."""
+
+    base: State
+    probes: Mapping | None = None  # paradigm → borderless.probe.Probe
+
+    def state(self, paradigm: str, lang: str | None = None) -> State:
+        if not self.probes:
+            return self.base
+        probe = self.probes["federated" if paradigm.startswith("federated") else paradigm]
+        head = probe.heads[lang] if lang in probe.heads else next(iter(probe.heads.values()))
+        return {**self.base, **{k: v.clone() for k, v in head.items() if k in self.base}}
+
+
+def as_start(init: State | Start) -> Start:
+    return init if isinstance(init, Start) else Start(init)
+
+
+@dataclass
 class ParadigmResult:
     paradigm: str
     test: dict[str, dict[str, float]]
     wall_s: float
     train_examples: int
     zero_shot_via: dict[str, str] = field(default_factory=dict)  # zero-shot language → which model/state
+    steps: int = 0  # optimizer steps taken (summed over clients / languages)
+    stopped: dict[str, dict[str, int]] = field(default_factory=dict)  # who → {"trained_rounds", "best_round"}
+    extra: dict = field(default_factory=dict)  # paradigm-specific facts for results.json
+    final: object = None  # federated: the chosen RoundResult and the clients (for federated_personal)
 
 
 def stream_seed(seed: int, lang_index: int) -> int:
     return seed * 1_000_003 + lang_index
-
-
-def _eval_dev(model, work: Workload, langs: list[str], cfg: Config, paradigm: str, rnd: int, sink: MetricSink):
-    for lang in langs:
-        m = evaluate(model, work.dev[lang], cfg.train.eval_batch_size)
-        sink({"paradigm": paradigm, "round": rnd, "lang": lang, "split": "dev", **m})
 
 
 def dev_eval_due(cfg: Config, rnd: int) -> bool:
@@ -77,53 +105,106 @@ def dev_eval_due(cfg: Config, rnd: int) -> bool:
     return every > 0 and (rnd % every == 0 or rnd == cfg.federated.rounds)
 
 
+class DevStopper:
+    """Early stopping on a mean dev accuracy with patience, keeping the best snapshot.
+    Inactive under ``train.stop = "budget"`` (every round trains, the final state is kept)."""
+
+    def __init__(self, cfg: Config):
+        self.active = cfg.train.stop == "dev"
+        self.patience = cfg.train.patience
+        self.best_acc, self.best_round, self.best, self.bad, self.last_round = -1.0, 0, None, 0, 0
+
+    def update(self, rnd: int, acc: float, snapshot: Callable[[], object]) -> bool:
+        """Record round ``rnd``'s dev accuracy; True when training should stop."""
+        self.last_round = rnd
+        if not self.active:
+            return False
+        if acc > self.best_acc + 1e-9:
+            self.best_acc, self.best_round, self.best, self.bad = acc, rnd, snapshot(), 0
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+    def facts(self) -> dict[str, int]:
+        return {"trained_rounds": self.last_round, "best_round": self.best_round if self.active else self.last_round}
+
+
+def _eval_dev(model, work: Workload, langs: list[str], cfg: Config, paradigm: str, rnd: int,
+              sink: MetricSink) -> dict[str, float]:
+    out = {}
+    for lang in langs:
+        m = evaluate(model, work.dev[lang], cfg.train.eval_batch_size)
+        sink({"paradigm": paradigm, "round": rnd, "lang": lang, "split": "dev", **m})
+        out[lang] = m["accuracy"]
+    return out
+
+
 def _test_all(model, work: Workload, langs: list[str], cfg: Config) -> dict[str, dict[str, float]]:
     return {lang: evaluate(model, work.test[lang], cfg.train.eval_batch_size) for lang in langs}
 
 
-def run_monolingual(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,
-                    tick: Callable[[str], None]) -> ParadigmResult:
-    start, seen, test = time.perf_counter(), 0, {}
+def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int, cfg: Config,
+                 head_names: set[str], who: str, paradigm: str, dev_langs: list[str], score_langs: list[str],
+                 work: Workload, sink: MetricSink, tick: Callable[[str], None], seed_of: Callable[[int], int]) -> dict:
+    """The monolingual / centralized loop: rounds of ``steps_per_round`` steps on one stream, on the
+    run's schedule, dev-evaluated when due, stopped on dev when asked. Leaves the chosen state loaded."""
+    load_trainable_state(model, start)
+    optimizer = make_optimizer(model, cfg.train, head_names)
+    total = cfg.federated.rounds * steps_per_round
+    stopper, seen, steps = DevStopper(cfg), 0, 0
+    if stopper.active:
+        accs = _eval_dev(model, work, dev_langs, cfg, paradigm, 0, sink)
+        stopper.update(0, statistics.fmean(accs[l] for l in score_langs), lambda: trainable_state(model))
+    for rnd in range(1, cfg.federated.rounds + 1):
+        tick(who)
+        torch.manual_seed(seed_of(rnd))
+        factors = schedule_factors(cfg.train, (rnd - 1) * steps_per_round, steps_per_round, total)
+        m = train_steps(model, stream, steps_per_round, optimizer, lr_factors=factors)
+        seen, steps = seen + int(m["train_examples"]), steps + steps_per_round
+        sink({"paradigm": paradigm, "round": rnd, "client": who, **m})
+        stopper.last_round = rnd
+        if dev_eval_due(cfg, rnd):
+            accs = _eval_dev(model, work, dev_langs, cfg, paradigm, rnd, sink)
+            if stopper.update(rnd, statistics.fmean(accs[l] for l in score_langs), lambda: trainable_state(model)):
+                break
+    if stopper.active and stopper.best is not None:
+        load_trainable_state(model, stopper.best)
+    return {"examples": seen, "steps": steps, **stopper.facts()}
+
+
+def run_monolingual(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
+                    sink: MetricSink, tick: Callable[[str], None]) -> ParadigmResult:
+    start, seen, steps, test, stopped = time.perf_counter(), 0, 0, {}, {}
+    begin = as_start(init)
     via = {z: work.nearest_training_language(z) for z in work.zero_shot}
     for li, lang in enumerate(work.languages):
-        load_trainable_state(model, init)
         stream = BatchStream(work.train[lang], cfg.train.batch_size, stream_seed(cfg.run.seed, li))
-        optimizer = make_optimizer(model, cfg.train, head_names)
-        for rnd in range(1, cfg.federated.rounds + 1):
-            tick(lang)
-            torch.manual_seed(cfg.run.seed * 100_003 + rnd * 1_009 + li)
-            m = train_steps(model, stream, cfg.train.local_steps, optimizer)
-            seen += int(m["train_examples"])
-            sink({"paradigm": "monolingual", "round": rnd, "client": lang, **m})
-            if dev_eval_due(cfg, rnd):
-                _eval_dev(model, work, [lang] + [z for z in work.zero_shot if via[z] == lang], cfg, "monolingual",
-                          rnd, sink)
-        for target in [lang] + [z for z in work.zero_shot if via[z] == lang]:
+        own_zs = [z for z in work.zero_shot if via[z] == lang]
+        facts = _train_alone(model, begin.state("monolingual", lang), stream, cfg.train.local_steps, cfg, head_names,
+                             lang, "monolingual", [lang] + own_zs, [lang], work, sink, tick,
+                             lambda rnd, li=li: cfg.run.seed * 100_003 + rnd * 1_009 + li)
+        seen, steps = seen + facts.pop("examples"), steps + facts.pop("steps")
+        stopped[lang] = facts
+        for target in [lang] + own_zs:
             test[target] = evaluate(model, work.test[target], cfg.train.eval_batch_size)
     return ParadigmResult("monolingual", test, time.perf_counter() - start, seen,
-                          {z: f"monolingual model of the nearest training language, {via[z]}" for z in work.zero_shot})
+                          {z: f"monolingual model of the nearest training language, {via[z]}" for z in work.zero_shot},
+                          steps, stopped)
 
 
-def run_centralized(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,
-                    tick: Callable[[str], None]) -> ParadigmResult:
+def run_centralized(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
+                    sink: MetricSink, tick: Callable[[str], None]) -> ParadigmResult:
     start = time.perf_counter()
-    load_trainable_state(model, init)
     pooled = TokenizedSet.concat([work.train[lang] for lang in work.languages])
     stream = BatchStream(pooled, cfg.train.batch_size, stream_seed(cfg.run.seed, len(work.languages)))
-    optimizer = make_optimizer(model, cfg.train, head_names)
-    steps = cfg.train.local_steps * len(work.clients or work.languages)
-    seen = 0
-    for rnd in range(1, cfg.federated.rounds + 1):
-        tick("pooled")
-        torch.manual_seed(cfg.run.seed * 100_003 + rnd * 1_009)
-        m = train_steps(model, stream, steps, optimizer)
-        seen += int(m["train_examples"])
-        sink({"paradigm": "centralized", "round": rnd, "client": "pooled", **m})
-        if dev_eval_due(cfg, rnd):
-            _eval_dev(model, work, work.evaluated, cfg, "centralized", rnd, sink)
+    per_round = cfg.train.local_steps * len(work.clients or work.languages)
+    facts = _train_alone(model, as_start(init).state("centralized"), stream, per_round, cfg, head_names, "pooled",
+                         "centralized", work.evaluated, work.languages, work, sink, tick,
+                         lambda rnd: cfg.run.seed * 100_003 + rnd * 1_009)
+    seen, steps = facts.pop("examples"), facts.pop("steps")
     test = _test_all(model, work, work.evaluated, cfg)
     return ParadigmResult("centralized", test, time.perf_counter() - start, seen,
-                          {z: "the centralized model" for z in work.zero_shot})
+                          {z: "the centralized model" for z in work.zero_shot}, steps, {"pooled": facts})
 
 
 def make_clients(work: Workload, cfg: Config) -> list[Client]:
@@ -161,29 +242,111 @@ def personal_state_for(lang: str, result, work: Workload, cfg: Config) -> State:
                               work.distances, cfg.federated.temperature)
 
 
-def run_federated(model, init: State, work: Workload, cfg: Config, head_names: set[str], sink: MetricSink,
-                  tick: Callable[[str], None]) -> ParadigmResult:
-    start, seen = time.perf_counter(), 0
+@dataclass
+class _Initial:
+    """Round 0 of a federation, a stopping candidate: the starting state, not yet trained."""
+
+    round: int
+    state: State
+    updates: list = field(default_factory=list)
+    personal: dict | None = None
+
+
+def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
+                  sink: MetricSink, tick: Callable[[str], None]) -> ParadigmResult:
+    start, seen, steps = time.perf_counter(), 0, 0
     clients = make_clients(work, cfg)
-    state_bytes = state_num_bytes(init)
-    rounds = run_rounds(model, clients, init, cfg.train, cfg.federated, head_names, cfg.run.seed,
+    begin = as_start(init).state("federated")
+    state_bytes = state_num_bytes(begin)
+    stopper = DevStopper(cfg)
+    if stopper.active:
+        initial = _Initial(0, begin)
+        accs = _eval_states(model, work, work.evaluated, initial, cfg, "dev")
+        for lang, m in accs.items():
+            sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
+        stopper.update(0, statistics.fmean(accs[l]["accuracy"] for l in work.languages), lambda: initial)
+    rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
                         on_client=lambda rnd, cid: tick(cid), distances=work.distances)
     result = None
     for result in rounds:
         for u in result.updates:
             seen += int(u.metrics["train_examples"])
+            steps += cfg.train.local_steps
             sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
                   "num_examples": u.num_examples, "bytes_up": state_num_bytes(u.state),
                   "bytes_down": state_bytes, **u.metrics})
+        stopper.last_round = result.round
         if dev_eval_due(cfg, result.round):
-            for lang, m in _eval_states(model, work, work.evaluated, result, cfg, "dev").items():
+            accs = _eval_states(model, work, work.evaluated, result, cfg, "dev")
+            for lang, m in accs.items():
                 sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
-    test = _eval_states(model, work, work.evaluated, result, cfg, "test")
-    if result.personal is not None:
-        load_trainable_state(model, result.state)
-    how = ("its own mix of the clients' final updates, weighted by language distance" if result.personal is not None
+            if stopper.update(result.round, statistics.fmean(accs[l]["accuracy"] for l in work.languages),
+                              lambda r=result: r):
+                break
+    rounds.close()
+    chosen = stopper.best if (stopper.active and stopper.best is not None) else result
+    test = _eval_states(model, work, work.evaluated, chosen, cfg, "test")
+    if chosen.personal is not None:
+        load_trainable_state(model, chosen.state)
+    how = ("its own mix of the clients' final updates, weighted by language distance" if chosen.personal is not None
            else "the global model")
-    return ParadigmResult("federated", test, time.perf_counter() - start, seen, {z: how for z in work.zero_shot})
+    return ParadigmResult("federated", test, time.perf_counter() - start, seen, {z: how for z in work.zero_shot},
+                          steps, {"all": stopper.facts()},
+                          {"rounds_taken": stopper.last_round, "bytes_per_client": 2 * state_bytes * stopper.last_round},
+                          final=(chosen, clients))
 
 
-RUNNERS = {"monolingual": run_monolingual, "centralized": run_centralized, "federated": run_federated}
+def run_federated_personal(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
+                           sink: MetricSink, tick: Callable[[str], None],
+                           federated: ParadigmResult | None = None) -> ParadigmResult:
+    """The federated model (reused from this run's federated paradigm when given), then each client
+    adapts it on its own data alone; no data and no extra parameters move for this step."""
+    start = time.perf_counter()
+    if federated is None:
+        federated = run_federated(model, init, work, cfg, head_names, sink, tick)
+    chosen, clients = federated.final
+    seen, steps, test, stopped = federated.train_examples, federated.steps, {}, {}
+    p = cfg.federated
+    personal_train = _personal_train_cfg(cfg)
+    for client in clients:
+        lang = client.client_id
+        start_state = personal_state_for(lang, chosen, work, cfg) if chosen.personal is not None else chosen.state
+        load_trainable_state(model, start_state)
+        optimizer = make_optimizer(model, personal_train, head_names)
+        best = (evaluate(model, work.dev[lang], cfg.train.eval_batch_size)["accuracy"], 0, trainable_state(model))
+        sink({"paradigm": "federated_personal", "round": 0, "client": lang, "personal_step": 0,
+              "lang": lang, "split": "dev", "accuracy": best[0]})
+        done = 0
+        while done < p.personal_steps:
+            tick(lang)
+            torch.manual_seed(cfg.run.seed * 100_003 + 7_919 + done)
+            n = min(p.personal_eval_every, p.personal_steps - done)
+            m = train_steps(model, client.stream, n, optimizer)
+            done, seen, steps = done + n, seen + int(m["train_examples"]), steps + n
+            acc = evaluate(model, work.dev[lang], cfg.train.eval_batch_size)["accuracy"]
+            sink({"paradigm": "federated_personal", "round": done, "client": lang, "personal_step": done,
+                  "lang": lang, "split": "dev", "accuracy": acc, "train_loss": m["train_loss"]})
+            if acc > best[0] + 1e-9:
+                best = (acc, done, trainable_state(model))
+        load_trainable_state(model, best[2])
+        stopped[lang] = {"personal_steps": best[1]}
+        test[lang] = evaluate(model, work.test[lang], cfg.train.eval_batch_size)
+    load_trainable_state(model, chosen.state)
+    for z in work.zero_shot:  # no data to adapt to: the federation's own model
+        test[z] = federated.test[z]
+    return ParadigmResult("federated_personal", test, federated.wall_s + time.perf_counter() - start, seen,
+                          {z: federated.zero_shot_via[z] for z in work.zero_shot}, steps,
+                          {**federated.stopped, **stopped}, dict(federated.extra))
+
+
+def _personal_train_cfg(cfg: Config):
+    import dataclasses
+
+    t = cfg.train
+    scale = cfg.federated.personal_lr_scale
+    return dataclasses.replace(t, lr=t.lr * scale, head_lr=(t.head_lr or t.lr) * scale, schedule="constant",
+                               warmup=0.0)
+
+
+RUNNERS = {"monolingual": run_monolingual, "centralized": run_centralized, "federated": run_federated,
+           "federated_personal": run_federated_personal}

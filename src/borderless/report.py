@@ -13,27 +13,70 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
+SHORT = {"monolingual": "mono", "centralized": "central", "federated": "fed", "federated_personal": "fed+pers"}
+
+
+def _short(p: str) -> str:
+    return SHORT.get(p, p)
+
+
 def accuracy_table(summary: dict) -> str:
+    """Rows = languages; the floors first (majority class, each paradigm's frozen-feature probe),
+    then the tuned paradigms and their gains over monolingual."""
     paradigms = list(summary["paradigms"])
-    delta = "federated" in paradigms and "monolingual" in paradigms
-    head = ["language", "train ex."] + paradigms + (["fed − mono"] if delta else [])
+    probes = summary.get("probes") or {}
+    majority = summary.get("majority_class_accuracy") or {}
+    floors = [p for p in paradigms if p in probes]
+    is_probe = summary.get("method", {}).get("name") == "head"
+    deltas = [p for p in ("federated", "federated_personal") if p in paradigms and "monolingual" in paradigms]
+    head = (["language", "train ex."] + (["majority class"] if majority else [])
+            + ([f"probe: {_short(p)}" for p in floors] if not is_probe else [])
+            + [("probe: " if is_probe else "") + _short(p) for p in paradigms]
+            + [f"{_short(p)} − mono" for p in deltas])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def acc(p: str, lang: str) -> float:
+        return summary["paradigms"][p]["test_accuracy"][lang]
+
     for lang in summary["languages"]:
-        accs = [summary["paradigms"][p]["test_accuracy"][lang] for p in paradigms]
-        row = [lang, str(summary["examples"][lang]["train"])] + [_pct(a) for a in accs]
-        if delta:
-            d = summary["paradigms"]["federated"]["test_accuracy"][lang] - summary["paradigms"]["monolingual"]["test_accuracy"][lang]
-            row.append(f"{100 * d:+.1f}")
+        row = [lang, str(summary["examples"][lang]["train"])]
+        row += [_pct(majority[lang])] if majority else []
+        row += [_pct(probes[p]["test_accuracy"][lang]) for p in floors] if not is_probe else []
+        row += [_pct(acc(p, lang)) for p in paradigms]
+        row += [f"{100 * (acc(p, lang) - acc('monolingual', lang)):+.1f}" for p in deltas]
         lines.append("| " + " | ".join(row) + " |")
-    means = [summary["paradigms"][p]["mean_accuracy"] for p in paradigms]
-    row = ["**mean**", ""] + [f"**{_pct(m)}**" for m in means]
-    if delta:
-        row.append(f"**{100 * (summary['paradigms']['federated']['mean_accuracy'] - summary['paradigms']['monolingual']['mean_accuracy']):+.1f}**")
+
+    def mean(p: str) -> float:
+        return summary["paradigms"][p]["mean_accuracy"]
+
+    row = ["**mean**", ""]
+    row += [f"{_pct(sum(majority[l] for l in summary['languages']) / len(summary['languages']))}"] if majority else []
+    row += [f"{_pct(probes[p]['mean_accuracy'])}" for p in floors] if not is_probe else []
+    row += [f"**{_pct(mean(p))}**" + (" ⚠" if summary["paradigms"][p].get("below_probe") else "") for p in paradigms]
+    row += [f"**{100 * (mean(p) - mean('monolingual')):+.1f}**" for p in deltas]
     lines.append("| " + " | ".join(row) + " |")
-    worst = ["worst", ""] + [f"{_pct(summary['paradigms'][p]['worst_accuracy'])} ({summary['paradigms'][p]['worst_language']})"
-                             for p in paradigms] + ([""] if delta else [])
+    worst = ["worst", ""] + ([""] if majority else []) + ([""] * len(floors) if not is_probe else [])
+    worst += [f"{_pct(summary['paradigms'][p]['worst_accuracy'])} ({summary['paradigms'][p]['worst_language']})"
+              for p in paradigms] + [""] * len(deltas)
     lines.append("| " + " | ".join(worst) + " |")
     return "\n".join(lines)
+
+
+def floor_warnings(summary: dict) -> list[str]:
+    """Every tuned paradigm whose mean is at or below the majority class or below its own probe."""
+    out = []
+    majority = summary.get("majority_class_accuracy") or {}
+    langs = summary["languages"]
+    base = sum(majority[l] for l in langs) / len(langs) if majority else None
+    for p, r in summary["paradigms"].items():
+        if base is not None and r["mean_accuracy"] <= base + 0.01:
+            out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is at or below always answering the majority "
+                       f"class ({_pct(base)}): it did not learn; give it more steps or a higher learning rate.")
+        if r.get("below_probe"):
+            out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is below its own frozen-feature probe "
+                       f"({_pct(r['probe_mean_accuracy'])}): the tuning recipe lost to a linear classifier on the "
+                       "same data; treat this number as a recipe problem, not a result.")
+    return out
 
 
 def plot_accuracy_bars(summary: dict, path: Path) -> None:
@@ -98,6 +141,19 @@ def zero_shot_section(summary: dict) -> list[str]:
     return lines
 
 
+def _stopping(facts: dict | None) -> str:
+    """'best round b of t trained' per language (or pooled / all), compactly."""
+    if not facts:
+        return ""
+    parts = []
+    for who, f in facts.items():
+        if "personal_steps" in f:
+            parts.append(f"{who}: +{f['personal_steps']}")
+        else:
+            parts.append(f"{who}: {f.get('best_round')}/{f.get('trained_rounds')}")
+    return ", ".join(parts) if len(parts) <= 3 else f"{', '.join(parts[:2])}, … ({len(parts)} in all)"
+
+
 def write_report(folder: Path, summary: dict) -> Path:
     folder = Path(folder)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -112,13 +168,21 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"method **{m['name']}** ({m.get('description', '')}).",
         f"Seed {c['run']['seed']}; {c['federated']['rounds']} rounds × {c['train']['local_steps']} local steps × "
         f"batch {c['train']['batch_size']}; lr {c['train']['lr']} (prompt), {c['train']['head_lr'] or c['train']['lr']} (head), "
-        f"{c['train']['optimizer']}; aggregation {c['federated']['aggregator']}.",
+        f"{c['train']['optimizer']}, schedule {c['train'].get('schedule', 'constant')} "
+        f"(warm-up {c['train'].get('warmup', 0):g}), stop {c['train'].get('stop', 'budget')}; "
+        f"head init {c['method'].get('head_init', 'random')}; aggregation {c['federated']['aggregator']}.",
         "",
         "## Test accuracy (%) per language",
         "",
         accuracy_table(summary),
         "",
-    ] + zero_shot_section(summary) + [
+        "Floors beside every number: the majority class of each test split, and each paradigm's linear probe "
+        "on frozen features of the same training data (monolingual: one per language; centralized: pooled; "
+        "fed: FedAvg of the head alone; fed+pers: the federated probe adapted by each client on its own "
+        "data). ⚠ marks a tuned mean below its own probe."
+        + (f" Tuned heads start from these probes (LP-FT)." if c["method"].get("head_init") == "probe" else ""),
+        "",
+    ] + [w + "\n" for w in floor_warnings(summary)] + zero_shot_section(summary) + [
         "## Cost",
         "",
         f"- Trainable parameters: **{m['trainable_parameters']:,}** "
@@ -126,11 +190,13 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"- Bytes sent per client per round: **{comm['bytes_per_client_per_round_up']:,}** up, "
         f"{comm['bytes_per_client_per_round_down']:,} down (float32 trainable state)",
         "",
-        "| paradigm | training examples processed | wall-clock (s) |",
-        "|---|---|---|",
+        "| paradigm | optimizer steps | training examples processed | stopping | bytes per client in all | wall-clock (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for p, r in summary["paradigms"].items():
-        lines.append(f"| {p} | {r['train_examples_processed']:,} | {r['wall_s']} |")
+        total = r.get("bytes_per_client_total")
+        lines.append(f"| {p} | {r.get('optimizer_steps', '')} | {r['train_examples_processed']:,} | "
+                     f"{_stopping(r.get('stopping'))} | {f'{total:,}' if total is not None else '—'} | {r['wall_s']} |")
     lines += ["", "## Plots", "", "![accuracy by language](plots/accuracy_by_language.png)"]
     if has_curves:
         lines.append("![dev accuracy by round](plots/dev_accuracy_by_round.png)")
@@ -142,9 +208,12 @@ def write_report(folder: Path, summary: dict) -> Path:
                                          tokenization=summary.get("tokenization"))
     lines += [
         "",
-        "Compute budget: every paradigm processes the same number of training examples "
-        "(rounds × local steps × batch per language); monolingual clients see exactly the batches their "
-        "federated counterparts see. All paradigms start from the same initial prompt and head.",
+        "Compute budget: every paradigm has the same maximum number of training examples "
+        "(rounds × local steps × batch per language; fed+pers adds its personal steps); monolingual clients see "
+        "exactly the batches their federated counterparts see. All paradigms start from the same initial prompt; "
+        f"train.stop = {c['train'].get('stop', 'budget')!r}"
+        + (" (stopped on dev with patience, best state restored: steps taken are in the cost table)."
+           if c["train"].get("stop") == "dev" else "."),
         "",
     ]
     path = folder / "report.md"

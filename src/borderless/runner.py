@@ -19,7 +19,9 @@ from borderless.data.sampling import stratified_cap
 from borderless.data.sib200 import load_sib200
 from borderless.data.types import LanguageData
 from borderless.errors import OutputError
-from borderless.paradigms import RUNNERS, ParadigmResult, Workload
+from borderless.features import feature_store
+from borderless.paradigms import RUNNERS, ParadigmResult, Start, Workload, run_federated_personal
+from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
 from borderless.language.tokenization import tokenizer_stats
 from borderless.train import tokenize
@@ -37,6 +39,43 @@ class RunOutput:
     results: dict
 
 
+PROBE_PARADIGMS = ("monolingual", "centralized", "federated", "federated_personal")
+
+
+def majority_share(labels: list[int]) -> float:
+    """Accuracy of always answering the most frequent label of this split."""
+    from collections import Counter
+
+    return max(Counter(labels).values()) / len(labels) if labels else float("nan")
+
+
+def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict, cfg: Config) -> dict:
+    langs = work.languages
+    mean = sum(r.test[l]["accuracy"] for l in langs) / len(langs)
+    floor = probes[name].summary(langs)["mean_accuracy"]
+    out = {
+        "test_accuracy": {l: r.test[l]["accuracy"] for l in langs},
+        "mean_accuracy": mean,
+        "worst_language": min(langs, key=lambda l: r.test[l]["accuracy"]),
+        "worst_accuracy": min(r.test[l]["accuracy"] for l in langs),
+        "zero_shot_accuracy": {l: r.test[l]["accuracy"] for l in work.zero_shot},
+        "zero_shot_via": r.zero_shot_via,
+        "train_examples_processed": r.train_examples,
+        "optimizer_steps": r.steps,
+        "stopping": r.stopped,
+        "probe_mean_accuracy": floor,
+        # a tuned paradigm below its own probe is a recipe problem, flagged in every report
+        "below_probe": cfg.method.name != "head" and mean < floor - 1e-9,
+        "wall_s": round(r.wall_s, 1),
+    }
+    if name.startswith("federated"):
+        probe_bytes = probes["federated"].bytes_per_client if cfg.method.head_init == "probe" else 0
+        out["rounds_taken"] = r.extra.get("rounds_taken", cfg.federated.rounds)
+        out["bytes_per_client_total"] = (r.extra.get("bytes_per_client", 0) +
+                                         (probe_bytes if cfg.method.name != "head" else 0))
+    return out
+
+
 def check_output(folder: Path, overwrite: bool) -> Path:
     folder = Path(folder)
     if folder.exists() and any(folder.iterdir()) and not overwrite:
@@ -44,7 +83,6 @@ def check_output(folder: Path, overwrite: bool) -> Path:
             f"{folder}: results folder exists and is not empty; nothing was touched. "
             "Choose another --output, or pass --overwrite to replace its files."
         )
-    ensure_writable(folder)
     return folder
 
 
@@ -114,6 +152,41 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     return work, labels
 
 
+def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int) -> tuple[ProbeData, dict]:
+    """Cached frozen features of every split (computed once per sentence and backbone, on disk)."""
+    t0 = time.perf_counter()
+    store = feature_store(resolve_cache_dir(cfg.backbone), backbone.name, backbone.model, cfg.probe.feature_batch_size)
+    x, y = {}, {}
+    for split, sets in (("train", work.train), ("dev", work.dev), ("test", work.test)):
+        for lang, data in sets.items():
+            x[(lang, split)] = store.get(data)
+            y[(lang, split)] = torch.tensor(data.labels, dtype=torch.long)
+    clients = work.clients or {l: [(l, i) for i in range(len(work.train[l]))] for l in work.languages}
+    nearest = {z: work.nearest_training_language(z) for z in work.zero_shot}
+    facts = {"computed_sentences": store.computed, "seconds": round(time.perf_counter() - t0, 2),
+             "cache": str(store.folder) if store.folder else None}
+    return ProbeData(list(work.languages), work.evaluated, num_labels, x, y, clients, nearest), facts
+
+
+def fit_probes(cfg: Config, data: ProbeData) -> dict:
+    p = cfg.probe
+    probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter))
+    probes["federated_personal"] = personalised_probe(data, probes["federated"])
+    return probes
+
+
+def probe_results(cfg: Config, probes: dict, work: Workload) -> dict[str, ParadigmResult]:
+    """``method.name = "head"``: every paradigm IS its probe (L-BFGS on cached features, no backbone pass)."""
+    out = {}
+    for paradigm in cfg.run.paradigms:
+        probe = probes[paradigm]
+        test = {l: {"accuracy": a, "examples": float(len(work.test[l]))} for l, a in probe.test_accuracy.items()}
+        out[paradigm] = ParadigmResult(paradigm, test, 0.0, 0, {z: "the probe's head" for z in work.zero_shot},
+                                       extra={"bytes_per_client": probe.bytes_per_client,
+                                              "rounds_taken": probe.rounds} if paradigm.startswith("federated") else {})
+    return out
+
+
 def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Workload,
                    progress: bool) -> dict[str, ParadigmResult]:
     metrics_path = folder / "metrics.jsonl"
@@ -133,7 +206,11 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
                     bar.set_postfix_str(who)
                     bar.update(1)
 
-                results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick)
+                if paradigm == "federated_personal":
+                    results[paradigm] = run_federated_personal(model, init, work, cfg, head_names, sink, tick,
+                                                               results.get("federated"))
+                else:
+                    results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick)
             for lang, m in results[paradigm].test.items():
                 sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
 
@@ -146,6 +223,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     to reuse one already in memory (one frozen backbone per process)."""
     folder = check_output(output, overwrite)
     data = load_data(cfg)  # bad data fails here, before anything is loaded or written
+    ensure_writable(folder)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)
     t0 = time.perf_counter()
@@ -160,16 +238,29 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     if progress:
         print(f"federated clients ({cfg.data.partition} partition):\n{work.partition_table}", file=sys.stderr)
     backbone_params = backbone.num_parameters()
+    pdata, feature_facts = probe_data(cfg, backbone, work, len(labels))  # before any method touches the backbone
+    probes = fit_probes(cfg, pdata)
+    if progress:
+        print("frozen-feature probes (mean test accuracy): " + ", ".join(
+            f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
     model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
-    init = trainable_state(model)
+    base = trainable_state(model)
+    init = Start(base, probes if cfg.method.head_init == "probe" else None)
     head_names = model.head_parameter_names()
 
     try:
-        results = _run_paradigms(cfg, folder, model, init, head_names, work, progress)
+        if cfg.method.name == "head":
+            (folder / "metrics.jsonl").write_text("")
+            results = probe_results(cfg, probes, work)
+        else:
+            results = _run_paradigms(cfg, folder, model, init, head_names, work, progress)
     finally:
         model.release()  # the shared backbone is handed back as it was (LoRA unloaded, full FT restored)
 
+    init = base
     n_trainable = state_num_params(init)
+    head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
+    majority = {l: majority_share(work.test[l].labels) for l in work.evaluated}
     tokenization = {l: tokenizer_stats(backbone.tokenizer, [ex.text for ex in data[l].test])
                     for l in work.languages + work.zero_shot}
     summary = {
@@ -196,20 +287,14 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "communication": {
             "bytes_per_client_per_round_up": state_num_bytes(init),
             "bytes_per_client_per_round_down": state_num_bytes(init),
+            # the federated probe (head only) that federated tuning starts from, when head_init = "probe"
+            "probe_bytes_per_client": probes["federated"].bytes_per_client if cfg.method.head_init == "probe" else 0,
+            "head_bytes": head_bytes,
         },
-        "paradigms": {
-            name: {
-                "test_accuracy": {l: r.test[l]["accuracy"] for l in work.languages},
-                "mean_accuracy": sum(r.test[l]["accuracy"] for l in work.languages) / len(work.languages),
-                "worst_language": min(work.languages, key=lambda l: r.test[l]["accuracy"]),
-                "worst_accuracy": min(r.test[l]["accuracy"] for l in work.languages),
-                "zero_shot_accuracy": {l: r.test[l]["accuracy"] for l in work.zero_shot},
-                "zero_shot_via": r.zero_shot_via,
-                "train_examples_processed": r.train_examples,
-                "wall_s": round(r.wall_s, 1),
-            }
-            for name, r in results.items()
-        },
+        "majority_class_accuracy": majority,
+        "features": feature_facts,
+        "probes": {p: probes[p].summary(work.languages) for p in PROBE_PARADIGMS},
+        "paradigms": {name: paradigm_summary(name, r, work, probes, cfg) for name, r in results.items()},
     }
     (folder / "results.json").write_text(json.dumps(summary, indent=2))
     write_report(folder, summary)

@@ -15,7 +15,7 @@ import torch
 from borderless.config import FederatedConfig, TrainConfig
 from borderless.federated.aggregators.distance_kernel import distance_kernel
 from borderless.federated.aggregators.factory import make_aggregator
-from borderless.train import BatchStream, make_optimizer, train_steps
+from borderless.train import BatchStream, make_optimizer, schedule_factors, train_steps
 from borderless.tuning.state import State, load_trainable_state, trainable_state
 
 
@@ -41,11 +41,15 @@ class Client:
         return len(self.stream.data)
 
     def fit(self, model: torch.nn.Module, global_state: State, cfg: TrainConfig, head_names: set[str],
-            seed: int, prox_mu: float = 0.0) -> ClientUpdate:
+            seed: int, prox_mu: float = 0.0, rnd: int = 1, rounds: int = 1) -> ClientUpdate:
+        """``cfg.local_steps`` steps from ``global_state``; the learning rate follows the run's
+        schedule over all ``rounds`` × local steps, at round ``rnd``'s place in it."""
         load_trainable_state(model, global_state)
         torch.manual_seed(seed)  # dropout
         optimizer = make_optimizer(model, cfg, head_names)
-        metrics = train_steps(model, self.stream, cfg.local_steps, optimizer, global_state, prox_mu)
+        k = cfg.local_steps
+        factors = schedule_factors(cfg, (rnd - 1) * k, k, rounds * k)
+        metrics = train_steps(model, self.stream, k, optimizer, global_state, prox_mu, factors)
         return ClientUpdate(self.client_id, trainable_state(model), self.num_examples, metrics)
 
 
@@ -131,7 +135,8 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
         for req in requests:
             if on_client:
                 on_client(rnd, req.client_id)
-            updates.append(by_id[req.client_id].fit(model, req.state, train_cfg, head_names, req.seed, prox_mu))
+            updates.append(by_id[req.client_id].fit(model, req.state, train_cfg, head_names, req.seed, prox_mu,
+                                                    rnd, fed_cfg.rounds))
         return updates
 
     state = initial_state

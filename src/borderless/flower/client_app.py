@@ -75,7 +75,8 @@ def train(msg: Message, context: Context) -> Message:
     t0 = time.perf_counter()
     s.client.stream = s.fresh_stream(int(config["batches_before"]))
     prox_mu = s.cfg.federated.prox_mu if s.cfg.federated.aggregator == "fedprox" else 0.0
-    update = s.client.fit(s.model, start, s.cfg.train, s.head_names, int(config["seed"]), prox_mu)
+    update = s.client.fit(s.model, start, s.cfg.train, s.head_names, int(config["seed"]), prox_mu,
+                          int(config["round"]), s.cfg.federated.rounds)
     metrics = {**update.metrics, "fit_s": time.perf_counter() - t0}
     return Message(records.train_reply(update.state, update.num_examples, metrics), reply_to=msg)
 

@@ -1,0 +1,112 @@
+"""Frozen features, computed once: the backbone's mean-pooled last hidden state of each sentence.
+
+Forward-only (``torch.inference_mode``), batched by length, and cached on disk keyed by the
+backbone (a fingerprint of its weights and name) and the exact token ids (which fix the text, the
+input prefix and the max length). Reused across paradigms, seeds, runs and compare cells: the linear
+probe (``borderless.probe``) and probe-initialised heads never run the backbone twice on a sentence.
+
+Cache layout: ``<cache_dir>/features/<backbone key>/shard-*.safetensors``, each shard holding
+``keys`` (sha1 of the token ids, uint8 [n, 20]) and ``features`` (float32 [n, hidden]). Shards are
+written atomically (temporary file, then rename), so a killed run leaves no half-written shard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from borderless.train import TokenizedSet
+
+
+def backbone_key(name: str, model: torch.nn.Module) -> str:
+    """Name + a fingerprint of the weights (so a changed or retrained backbone never reuses features)."""
+    h = hashlib.sha1(name.encode())
+    for pname, p in model.named_parameters():
+        flat = p.detach().reshape(-1)
+        h.update(pname.encode())
+        h.update(np.float64(flat.double().sum()).tobytes())
+        h.update(flat[:: max(1, flat.numel() // 64)][:64].float().numpy().tobytes())
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name.split("/")[-1])[:40]
+    return f"{safe}-{h.hexdigest()[:16]}"
+
+
+def ids_key(ids: list[int]) -> bytes:
+    return hashlib.sha1(np.asarray(ids, dtype=np.int64).tobytes()).digest()
+
+
+@torch.inference_mode()
+def pooled_features(model: torch.nn.Module, data: TokenizedSet, idx: list[int], batch_size: int) -> torch.Tensor:
+    """Mean over the real tokens of the last hidden state (the same pooling as the classifier's head)."""
+    model.eval()
+    order = sorted(idx, key=lambda i: len(data.input_ids[i]))
+    out = {}
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        ids, mask, _ = data.collate(chunk)
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+        for i, row in zip(chunk, pooled):
+            out[i] = row.float().clone()
+    return torch.stack([out[i] for i in idx]) if idx else torch.zeros(0)
+
+
+class FeatureStore:
+    """Features of one backbone, on disk and in memory. ``get`` computes only what is missing."""
+
+    def __init__(self, folder: Path | None, model: torch.nn.Module, batch_size: int = 64):
+        self.folder = Path(folder) if folder else None
+        self.model = model
+        self.batch_size = batch_size
+        self._mem: dict[bytes, torch.Tensor] = {}
+        self.computed = 0  # sentences run through the backbone by this store (for tests and logs)
+        if self.folder and self.folder.is_dir():
+            from safetensors.torch import load_file
+
+            for shard in sorted(self.folder.glob("shard-*.safetensors")):
+                try:
+                    t = load_file(shard)
+                except Exception:  # noqa: BLE001 - a damaged shard is only a cache miss
+                    continue
+                for k, f in zip(t["keys"].numpy(), t["features"]):
+                    self._mem[k.tobytes()] = f
+
+    def get(self, data: TokenizedSet) -> torch.Tensor:
+        keys = [ids_key(ids) for ids in data.input_ids]
+        missing = sorted({i for i, k in enumerate(keys) if k not in self._mem}, key=lambda i: keys[i])
+        missing = list({keys[i]: i for i in missing}.values())  # one forward per distinct sentence
+        if missing:
+            feats = pooled_features(self.model, data, missing, self.batch_size)
+            self.computed += len(missing)
+            new = {keys[i]: f for i, f in zip(missing, feats)}
+            self._mem.update(new)
+            self._save(new)
+        if not keys:
+            return torch.zeros(0, 0)
+        return torch.stack([self._mem[k] for k in keys])
+
+    def _save(self, new: dict[bytes, torch.Tensor]) -> None:
+        if not self.folder:
+            return
+        from safetensors.torch import save_file
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            keys = torch.from_numpy(np.frombuffer(b"".join(new), dtype=np.uint8).reshape(len(new), 20).copy())
+            name = hashlib.sha1(b"".join(sorted(new))).hexdigest()[:16]
+            fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")
+            os.close(fd)
+            save_file({"keys": keys, "features": torch.stack(list(new.values())).contiguous()}, tmp)
+            os.replace(tmp, self.folder / f"shard-{name}.safetensors")
+        except OSError:
+            pass  # a cache that cannot be written only costs recomputation next time
+
+
+def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Module, batch_size: int = 64) -> FeatureStore:
+    folder = Path(cache_dir) / "features" / backbone_key(backbone_name, model) if cache_dir else None
+    return FeatureStore(folder, model, batch_size)

@@ -1,0 +1,207 @@
+"""The frozen-feature linear probe of every paradigm: the floor a tuned model must clear, and the
+head it starts from (LP-FT).
+
+Multinomial logistic regression on cached features (``borderless.features``), solved with L-BFGS
+(strong Wolfe line search) in float64; the L2 weight decay is chosen on dev from ``probe.weight_decays``.
+- monolingual: one probe per language, trained on that language, chosen on its own dev split;
+- centralized: one probe on the pooled training data, chosen on the mean dev accuracy over languages;
+- federated: FedAvg rounds of the head alone: each client runs a few L-BFGS iterations from the
+  global head on its own features, the server averages weighted by examples; the weight decay is
+  chosen on the clients' own dev accuracies (each reports one number). Only head parameters cross
+  the wire; their bytes are counted.
+A probe's head maps onto ``EncoderClassifier.head`` exactly (same mean pooling of the real tokens).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+HEAD_KEYS = ("head.weight", "head.bias")
+State = dict[str, torch.Tensor]
+
+
+@dataclass
+class Probe:
+    paradigm: str
+    heads: dict[str, State]  # language → head state (the same object for every language when shared)
+    weight_decay: dict[str, float]  # language → chosen weight decay (one value when shared)
+    dev_accuracy: dict[str, float]
+    test_accuracy: dict[str, float] = field(default_factory=dict)
+    bytes_per_client: int = 0  # federated: everything one client sent up and down to build the probe
+    rounds: int = 0
+
+    @property
+    def mean_test(self) -> float:
+        return statistics.fmean(self.test_accuracy.values()) if self.test_accuracy else float("nan")
+
+    def summary(self, languages: list[str]) -> dict:
+        return {
+            "test_accuracy": {l: self.test_accuracy[l] for l in languages},
+            "mean_accuracy": statistics.fmean(self.test_accuracy[l] for l in languages),
+            "dev_accuracy": self.dev_accuracy,
+            "weight_decay": self.weight_decay,
+            "bytes_per_client": self.bytes_per_client,
+            "rounds": self.rounds,
+            "zero_shot_accuracy": {l: a for l, a in self.test_accuracy.items() if l not in languages},
+        }
+
+
+def head_state(weight: torch.Tensor, bias: torch.Tensor) -> State:
+    return {"head.weight": weight.detach().float().clone(), "head.bias": bias.detach().float().clone()}
+
+
+def fit_logreg(x: torch.Tensor, y: torch.Tensor, num_labels: int, weight_decay: float,
+               init: State | None = None, max_iter: int = 100) -> State:
+    """argmin_W,b mean CE(xWᵀ + b, y) + wd/2 ‖W‖², by L-BFGS from ``init`` (zeros by default)."""
+    x, y = x.double(), y.long()
+    if init is not None:
+        w = init["head.weight"].double().clone().requires_grad_(True)
+        b = init["head.bias"].double().clone().requires_grad_(True)
+    else:
+        w = torch.zeros(num_labels, x.shape[1], dtype=torch.float64, requires_grad=True)
+        b = torch.zeros(num_labels, dtype=torch.float64, requires_grad=True)
+    if len(y) == 0:
+        return head_state(w, b)
+    opt = torch.optim.LBFGS([w, b], lr=1.0, max_iter=max_iter, history_size=20, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-9, tolerance_change=1e-12)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(x @ w.T + b, y) + 0.5 * weight_decay * (w * w).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return head_state(w, b)
+
+
+def accuracy(head: State, x: torch.Tensor, y: torch.Tensor) -> float:
+    if len(y) == 0:
+        return float("nan")
+    logits = x.float() @ head["head.weight"].T + head["head.bias"]
+    return float((logits.argmax(-1) == y).float().mean())
+
+
+@dataclass
+class ProbeData:
+    """Cached features and labels per language and split, and the federated clients' training rows."""
+
+    languages: list[str]  # training languages
+    evaluated: list[str]  # training + zero-shot
+    num_labels: int
+    x: dict[tuple[str, str], torch.Tensor]  # (language, split) → features
+    y: dict[tuple[str, str], torch.Tensor]
+    clients: dict[str, list[tuple[str, int]]]  # client → (language, training row)
+    nearest: dict[str, str] = field(default_factory=dict)  # zero-shot language → nearest training language
+
+    def client_xy(self, cid: str) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = self.clients[cid]
+        xs = [self.x[(l, "train")][i] for l, i in rows]
+        ys = [int(self.y[(l, "train")][i]) for l, i in rows]
+        return (torch.stack(xs) if xs else torch.zeros(0, 1)), torch.tensor(ys, dtype=torch.long)
+
+    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.cat([self.x[(l, "train")] for l in self.languages]),
+                torch.cat([self.y[(l, "train")] for l in self.languages]))
+
+    def mean_dev(self, head: State) -> float:
+        return statistics.fmean(accuracy(head, self.x[(l, "dev")], self.y[(l, "dev")]) for l in self.languages)
+
+
+def _evaluate(probe: Probe, data: ProbeData) -> Probe:
+    for lang in data.evaluated:
+        head = probe.heads.get(lang) or probe.heads.get(data.nearest.get(lang, "")) or next(iter(probe.heads.values()))
+        probe.test_accuracy[lang] = accuracy(head, data.x[(lang, "test")], data.y[(lang, "test")])
+        probe.dev_accuracy.setdefault(lang, accuracy(head, data.x[(lang, "dev")], data.y[(lang, "dev")]))
+    return probe
+
+
+def _best(candidates: list[tuple[float, float, State]]) -> tuple[float, State]:
+    """Highest dev accuracy; ties go to the stronger regularisation (listed later)."""
+    acc, wd, head = max(candidates, key=lambda c: (c[0], c[1]))
+    return wd, head
+
+
+def monolingual_probe(data: ProbeData, weight_decays: tuple[float, ...], max_iter: int = 100) -> Probe:
+    heads, wds, dev = {}, {}, {}
+    for lang in data.languages:
+        x, y = data.x[(lang, "train")], data.y[(lang, "train")]
+        cands = []
+        for wd in weight_decays:
+            head = fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter)
+            cands.append((accuracy(head, data.x[(lang, "dev")], data.y[(lang, "dev")]), wd, head))
+        wds[lang], heads[lang] = _best(cands)
+        dev[lang] = accuracy(heads[lang], data.x[(lang, "dev")], data.y[(lang, "dev")])
+    return _evaluate(Probe("monolingual", heads, wds, dev), data)
+
+
+def centralized_probe(data: ProbeData, weight_decays: tuple[float, ...], max_iter: int = 100) -> Probe:
+    x, y = data.pooled()
+    cands = [(data.mean_dev(h), wd, h) for wd in weight_decays
+             for h in [fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter)]]
+    wd, head = _best(cands)
+    return _evaluate(Probe("centralized", {l: head for l in data.languages}, {"all": wd}, {}), data)
+
+
+def fedavg_heads(updates: list[tuple[State, int]]) -> State:
+    total = sum(n for _, n in updates)
+    return {k: sum(s[k].double() * (n / total) for s, n in updates).float() for k in HEAD_KEYS}
+
+
+def federated_probe(data: ProbeData, weight_decays: tuple[float, ...], rounds: int = 20,
+                    local_iters: int = 10) -> Probe:
+    """FedAvg of the head on the clients' cached features; the weight decay is chosen on the clients'
+    dev accuracies of each candidate's global head."""
+    clients = {cid: data.client_xy(cid) for cid in data.clients}
+    hidden = next(iter(data.x.values())).shape[1]
+    cands = []
+    for wd in weight_decays:
+        head = head_state(torch.zeros(data.num_labels, hidden), torch.zeros(data.num_labels))
+        for _ in range(rounds):
+            updates = [(fit_logreg(x, y, data.num_labels, wd, init=head, max_iter=local_iters), len(y))
+                       for x, y in clients.values() if len(y)]
+            head = fedavg_heads(updates)
+        cands.append((data.mean_dev(head), wd, head))
+    wd, head = _best(cands)
+    head_bytes = sum(t.numel() * t.element_size() for t in head.values())
+    probe = Probe("federated", {l: head for l in data.languages}, {"all": wd}, {},
+                  bytes_per_client=2 * head_bytes * rounds * len(weight_decays), rounds=rounds * len(weight_decays))
+    return _evaluate(probe, data)
+
+
+def all_probes(data: ProbeData, weight_decays: tuple[float, ...], fed_rounds: int, fed_local_iters: int,
+               max_iter: int = 100) -> Mapping[str, Probe]:
+    return {
+        "monolingual": monolingual_probe(data, weight_decays, max_iter),
+        "centralized": centralized_probe(data, weight_decays, max_iter),
+        "federated": federated_probe(data, weight_decays, fed_rounds, fed_local_iters),
+    }
+
+
+def personalised_probe(data: ProbeData, federated: Probe, iters: tuple[int, ...] = (5, 20, 50)) -> Probe:
+    """Federated + personal for the head alone: each language client continues L-BFGS from the
+    federated head on its own features for each of ``iters`` iterations and keeps whichever (or the
+    global head itself) does best on its own dev split."""
+    wd = federated.weight_decay["all"]
+    heads, wds, dev = {}, {}, {}
+    for lang in data.languages:
+        global_head = federated.heads[lang]
+        x, y = data.x[(lang, "train")], data.y[(lang, "train")]
+        dx, dy = data.x[(lang, "dev")], data.y[(lang, "dev")]
+        cands = [(accuracy(global_head, dx, dy), 0, global_head)]
+        for n in iters:
+            head = fit_logreg(x, y, data.num_labels, wd, init=global_head, max_iter=n)
+            cands.append((accuracy(head, dx, dy), -n, head))  # ties: fewer iterations
+        acc, _, heads[lang] = max(cands, key=lambda c: (c[0], c[1]))
+        wds[lang], dev[lang] = wd, acc
+    for z in data.evaluated[len(data.languages):]:
+        heads[z] = federated.heads[data.languages[0]]
+    probe = Probe("federated_personal", heads, wds, dev, bytes_per_client=federated.bytes_per_client,
+                  rounds=federated.rounds)
+    return _evaluate(probe, data)

@@ -1,0 +1,79 @@
+"""The frozen-feature probe: a real solver, weight decay chosen on dev, FedAvg of the head, personal heads."""
+
+import torch
+
+from borderless.probe import (ProbeData, accuracy, centralized_probe, federated_probe, fit_logreg,
+                              monolingual_probe, personalised_probe)
+
+
+def blobs(n: int, shift: float, seed: int, labels: int = 3, dim: int = 6, noise: float = 0.6):
+    g = torch.Generator().manual_seed(seed)
+    centers = torch.eye(labels, dim) * 3
+    y = torch.arange(n) % labels
+    x = centers[y] + noise * torch.randn(n, dim, generator=g)
+    x[:, -1] += shift  # a language-specific offset
+    return x, y
+
+
+def make_data(shifts=(0.0, 2.0, -2.0)) -> ProbeData:
+    x, y = {}, {}
+    langs = [f"l{i}" for i in range(len(shifts))]
+    for i, (lang, shift) in enumerate(zip(langs, shifts)):
+        for j, (split, n) in enumerate((("train", 60), ("dev", 30), ("test", 60))):
+            x[(lang, split)], y[(lang, split)] = blobs(n, shift, seed=10 * i + j)
+    clients = {l: [(l, i) for i in range(60)] for l in langs}
+    return ProbeData(langs, langs, 3, x, y, clients)
+
+
+def test_lbfgs_reaches_the_regularised_optimum():
+    x, y = blobs(90, 0.0, 0)
+    head = fit_logreg(x, y, 3, weight_decay=1e-2)
+    w = head["head.weight"].double().requires_grad_(True)
+    b = head["head.bias"].double().requires_grad_(True)
+    loss = torch.nn.functional.cross_entropy(x.double() @ w.T + b, y) + 0.5 * 1e-2 * (w * w).sum()
+    loss.backward()
+    assert w.grad.abs().max() < 1e-4 and b.grad.abs().max() < 1e-4  # a stationary point of a convex loss
+    assert accuracy(head, x, y) > 0.95
+
+
+def test_weight_decay_is_chosen_on_dev_and_strong_decay_hurts():
+    data = make_data()
+    for lang in data.languages:  # training data skewed to label 0: a flattened head answers 0 everywhere
+        extra, _ = blobs(90, 0.0, seed=99)
+        zeros = extra[torch.arange(90) % 3 == 0]
+        data.x[(lang, "train")] = torch.cat([data.x[(lang, "train")]] + [zeros] * 4)
+        data.y[(lang, "train")] = torch.cat([data.y[(lang, "train")], torch.zeros(4 * len(zeros), dtype=torch.long)])
+    probe = centralized_probe(data, (1e-3, 100.0))
+    assert probe.weight_decay == {"all": 1e-3}  # 100 flattens the head: worse on dev
+    assert probe.mean_test > 0.9 and set(probe.test_accuracy) == {"l0", "l1", "l2"}
+
+
+def test_monolingual_probes_are_one_per_language():
+    probe = monolingual_probe(make_data(), (1e-3, 1e-1))
+    assert probe.heads["l0"] is not probe.heads["l1"]
+    assert not torch.equal(probe.heads["l0"]["head.bias"], probe.heads["l1"]["head.bias"])
+    assert min(probe.test_accuracy.values()) > 0.85
+
+
+def test_federated_probe_approaches_the_centralized_one_and_counts_its_bytes():
+    data = make_data()
+    central = centralized_probe(data, (1e-2,))
+    fed = federated_probe(data, (1e-2,), rounds=15, local_iters=10)
+    w_c, w_f = central.heads["l0"]["head.weight"], fed.heads["l0"]["head.weight"]
+    # same objective (example-weighted sum of the clients' losses): FedAvg lands near the pooled optimum
+    assert (w_c - w_f).norm() / w_c.norm() < 0.1
+    assert abs(central.mean_test - fed.mean_test) < 0.03
+    head_bytes = (3 * 6 + 3) * 4
+    assert fed.bytes_per_client == 2 * head_bytes * 15 and fed.rounds == 15
+
+
+def test_personal_heads_never_lose_to_the_global_one_on_dev():
+    # clients whose label meaning differs (l1's labels rotated): a shared head cannot fit all of them
+    data = make_data()
+    for split in ("train", "dev", "test"):
+        data.y[("l1", split)] = (data.y[("l1", split)] + 1) % 3
+    fed = federated_probe(data, (1e-2,), rounds=10, local_iters=10)
+    personal = personalised_probe(data, fed)
+    for lang in data.languages:
+        assert personal.dev_accuracy[lang] >= fed.dev_accuracy[lang]
+    assert personal.test_accuracy["l1"] > fed.test_accuracy["l1"] + 0.2

@@ -22,7 +22,8 @@ def flower_config(data: Path, *overrides: str, superlink: str = "127.0.0.1:9093"
     return load_config(None, [f'data.path="{data}"', f"data.languages=[{langs}]", "backbone.name=tiny-random",
                               "method.num_virtual_tokens=3", "train.batch_size=4", "train.local_steps=2",
                               "train.lr=0.05", "federated.rounds=2", f'deploy.superlink="{superlink}"',
-                              "deploy.wait_for_nodes_s=120", *overrides])
+                              "deploy.wait_for_nodes_s=120", 'method.head_init="random"', 'train.stop="budget"',
+                              *overrides])
 
 
 def in_process(cfg: Config):

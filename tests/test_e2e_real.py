@@ -26,11 +26,16 @@ def test_real_backbone_real_data_two_languages_one_round(tmp_path, e5_backbone):
     assert r["method"]["trainable_parameters"] == 4 * 384 + 7 * 384 + 7
     assert r["method"]["trainable_percent_of_backbone"] < 0.01
     assert r["communication"]["bytes_per_client_per_round_up"] == 4 * (4 * 384 + 7 * 384 + 7)
-    for paradigm in ("monolingual", "centralized", "federated"):
+    for paradigm in ("monolingual", "centralized", "federated", "federated_personal"):
         accs = r["paradigms"][paradigm]["test_accuracy"]
         assert set(accs) == {"hau_Latn", "amh_Ethi"} and all(0.0 <= a <= 1.0 for a in accs.values())
+        # every paradigm has its probe floor and the majority class beside it
+        assert 0.0 <= r["probes"][paradigm]["mean_accuracy"] <= 1.0
+        assert r["paradigms"][paradigm]["below_probe"] == (r["paradigms"][paradigm]["mean_accuracy"]
+                                                           < r["paradigms"][paradigm]["probe_mean_accuracy"])
+    assert set(r["majority_class_accuracy"]) == {"hau_Latn", "amh_Ethi"}
     rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
-    assert {r["paradigm"] for r in rows} == {"monolingual", "centralized", "federated"}
+    assert {r["paradigm"] for r in rows} == {"monolingual", "centralized", "federated", "federated_personal"}
     # the frozen backbone is bit-identical after all three paradigms trained on it
     after = e5_backbone.model.state_dict()
     assert all((after[k] == v).all() for k, v in before.items())

@@ -149,4 +149,4 @@ def test_node_refuses_wrong_language_and_partition(data3):
     with pytest.raises(NodeConfigError, match="data-path"):
         node_setup(cfg, {"language": "hau_Latn"})
     with pytest.raises(NodeConfigError, match="partition"):
-        node_setup(flower_config(data3, 'data.partition="iid"'), {"language": "hau_Latn", "data-path": str(data3)})
+        node_setup(flower_config(data3, 'data.partition="iid"', 'run.paradigms=["federated"]'), {"language": "hau_Latn", "data-path": str(data3)})

@@ -83,6 +83,6 @@ def test_size_skew_applies_to_every_paradigm(tmp_path, sib200_dir, tiny_backbone
     assert len(work.train["eng_Latn"]) == 35 and len(work.train["hau_Latn"]) == 7
     assert {c: len(v) for c, v in work.clients.items()} == {"eng_Latn": 35, "hau_Latn": 7}
 
-    cfg = load_config(p, ['data.partition="iid"'])
+    cfg = load_config(p, ['data.partition="iid"', 'run.paradigms=["federated"]'])
     work, _ = build_workload(cfg, tiny_backbone, 64)
     assert len(work.train["hau_Latn"]) == 35 and sorted(len(v) for v in work.clients.values()) == [35, 35]

@@ -79,7 +79,16 @@ def _cmd_languages(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     import json
 
-    folder = Path(args.folder)
+    if len(args.folder) > 1:
+        from borderless.report import write_seeds_report
+
+        if not args.output:
+            raise ConfigError("report: several run folders make a seeds report; name its folder with --output DIR")
+        path = write_seeds_report([Path(f) for f in args.folder], Path(args.output))
+        print(path.read_text())
+        print(f"seeds report written: {path}")
+        return 0
+    folder = Path(args.folder[0])
     if (folder / "cells").is_dir():
         from borderless.compare import plan_cells
         from borderless.compare_report import summarize, write_compare_report
@@ -140,7 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="SIB-200 folder (default: $BORDERLESS_DATA or ../shared/data/sib200)")
     p.set_defaults(func=_cmd_languages)
     p = sub.add_parser("report", help="rebuild the report of a run or comparison folder from its files")
-    p.add_argument("folder", help="a results folder written by run or compare")
+    p.add_argument("folder", nargs="+", help="a results folder written by run or compare; several runs of one "
+                   "config with different seeds: one mean ± std report (needs --output)")
+    p.add_argument("--output", "-o", help="seeds report folder (with several run folders)")
     p.set_defaults(func=_cmd_report)
     from borderless.flower.cli import add_deploy_parser
 

@@ -408,9 +408,10 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("data.train_fraction", "must be in (0, 1], e.g. 0.25 for a quarter of each language's training data")
     _validate_compare(c.compare, bad)
     _validate_privacy(c, bad)
-    if "federated_personal" in c.run.paradigms and c.data.partition != "language":
-        bad("run.paradigms", "federated_personal adapts the model to each client's own language: it needs "
-            "data.partition = \"language\"")
+    if "federated_personal" in c.run.paradigms and c.data.partition not in ("language", "size_skew"):
+        bad("run.paradigms", f"federated_personal adapts the model to each language client's own data: with "
+            f"data.partition = {c.data.partition!r} the clients are not languages; drop federated_personal from "
+            "run.paradigms (e.g. [\"monolingual\", \"centralized\", \"federated\"])")
     if not c.run.paradigms:
         bad("run.paradigms", f"list at least one of {', '.join(PARADIGMS)}")
     for p in c.run.paradigms:

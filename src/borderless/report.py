@@ -219,3 +219,76 @@ def write_report(folder: Path, summary: dict) -> Path:
     path = folder / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    import statistics
+
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def seeds_summary(summaries: list[dict]) -> dict:
+    """Mean ± std over runs that differ only in their seed: per language and paradigm, the tuned
+    accuracy, its probe floor, and the gains over monolingual and centralized."""
+    first = summaries[0]
+    langs, paradigms = first["languages"], list(first["paradigms"])
+    out = {"seeds": [s["config"]["run"]["seed"] for s in summaries], "languages": langs, "paradigms": {},
+           "probes": {}, "gains": {}, "majority_class_accuracy": first.get("majority_class_accuracy", {})}
+    for p in paradigms:
+        per_lang = {l: _mean_std([s["paradigms"][p]["test_accuracy"][l] for s in summaries]) for l in langs}
+        out["paradigms"][p] = {"test_accuracy": per_lang,
+                               "mean_accuracy": _mean_std([s["paradigms"][p]["mean_accuracy"] for s in summaries]),
+                               "below_probe": [s["config"]["run"]["seed"] for s in summaries
+                                               if s["paradigms"][p].get("below_probe")],
+                               "optimizer_steps": _mean_std([s["paradigms"][p].get("optimizer_steps", 0) for s in summaries])}
+        if all("probes" in s and p in s["probes"] for s in summaries):
+            out["probes"][p] = {"test_accuracy": {l: _mean_std([s["probes"][p]["test_accuracy"][l] for s in summaries])
+                                                  for l in langs},
+                                "mean_accuracy": _mean_std([s["probes"][p]["mean_accuracy"] for s in summaries])}
+    for a, b in (("federated", "monolingual"), ("federated_personal", "monolingual"), ("federated", "centralized")):
+        if a in paradigms and b in paradigms:
+            out["gains"][f"{a} − {b}"] = _mean_std([s["paradigms"][a]["mean_accuracy"] - s["paradigms"][b]["mean_accuracy"]
+                                                    for s in summaries])
+    return out
+
+
+def write_seeds_report(folders: list[Path], output: Path) -> Path:
+    """One report for the same run repeated over seeds (``borderless report RUN1 RUN2 ... -o DIR``)."""
+    summaries = [json.loads((Path(f) / "results.json").read_text()) for f in folders]
+    configs = [{k: v for k, v in s["config"].items() if k != "run"} for s in summaries]
+    if any(c != configs[0] for c in configs[1:]):
+        raise ValueError(f"{', '.join(map(str, folders))}: these runs differ in more than run.seed; "
+                         "a seeds report needs the same config with different seeds")
+    s = seeds_summary(summaries)
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "results.json").write_text(json.dumps(s, indent=2))
+
+    def ms(v: tuple[float, float]) -> str:
+        return f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
+
+    paradigms, probes = list(s["paradigms"]), s["probes"]
+    head = ["language", "majority class"] + [f"probe: {_short(p)}" for p in probes] + [_short(p) for p in paradigms]
+    lines = ["# borderless: the same run over seeds", "",
+             f"Seeds {', '.join(map(str, s['seeds']))}; runs: " + ", ".join(f"`{Path(f).name}`" for f in folders)
+             + ". Test accuracy in %, mean ± std over seeds.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    maj = s["majority_class_accuracy"]
+    for l in s["languages"]:
+        row = [l, _pct(maj[l]) if l in maj else ""] + [ms(probes[p]["test_accuracy"][l]) for p in probes]
+        row += [ms(s["paradigms"][p]["test_accuracy"][l]) for p in paradigms]
+        lines.append("| " + " | ".join(row) + " |")
+    row = ["**mean**", _pct(sum(maj[l] for l in s["languages"]) / len(s["languages"])) if maj else ""]
+    row += [ms(probes[p]["mean_accuracy"]) for p in probes]
+    row += [f"**{ms(s['paradigms'][p]['mean_accuracy'])}**" + (" ⚠" if s["paradigms"][p]["below_probe"] else "")
+            for p in paradigms]
+    lines += ["| " + " | ".join(row) + " |", "", "| difference of means | mean ± std over seeds |", "|---|---|"]
+    lines += [f"| {k} | **{100 * v[0]:+.1f}** ± {100 * v[1]:.1f} |" for k, v in s["gains"].items()]
+    lines += ["", "| paradigm | optimizer steps (mean ± std) | seeds below their own probe |", "|---|---|---|"]
+    for p in paradigms:
+        st = s["paradigms"][p]["optimizer_steps"]
+        lines.append(f"| {p} | {st[0]:.0f} ± {st[1]:.0f} | {', '.join(map(str, s['paradigms'][p]['below_probe'])) or 'none'} |")
+    lines += ["", "Each seed's own report (per-language table, stopping, cost, plots) is in its run folder.", ""]
+    path = output / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -191,15 +191,17 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
                    progress: bool) -> dict[str, ParadigmResult]:
     metrics_path = folder / "metrics.jsonl"
     metrics_path.write_text("")
+    clock = {"t0": time.perf_counter()}
     with metrics_path.open("a", encoding="utf-8") as fh:
-        def sink(row: dict) -> None:
-            fh.write(json.dumps(row) + "\n")
+        def sink(row: dict) -> None:  # elapsed_s: since the paradigm started (time-to-accuracy)
+            fh.write(json.dumps({**row, "elapsed_s": round(time.perf_counter() - clock["t0"], 3)}) + "\n")
             fh.flush()
 
         results: dict[str, ParadigmResult] = {}
         for paradigm in cfg.run.paradigms:
             per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, len(work.clients))
             units = cfg.federated.rounds * per_round
+            clock["t0"] = time.perf_counter()
             with tqdm(total=units, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,
                       dynamic_ncols=True) as bar:
                 def tick(who: str, bar=bar) -> None:
@@ -239,7 +241,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         print(f"federated clients ({cfg.data.partition} partition):\n{work.partition_table}", file=sys.stderr)
     backbone_params = backbone.num_parameters()
     pdata, feature_facts = probe_data(cfg, backbone, work, len(labels))  # before any method touches the backbone
+    t_probe = time.perf_counter()
     probes = fit_probes(cfg, pdata)
+    feature_facts["probe_fit_s"] = round(time.perf_counter() - t_probe, 2)
     if progress:
         print("frozen-feature probes (mean test accuracy): " + ", ".join(
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)

@@ -46,6 +46,13 @@ def check_deployable(cfg: Config) -> None:
     if cfg.data.zero_shot:
         raise NodeConfigError("data.zero_shot: zero-shot languages have no node in a deployment; "
                               "evaluate them with `borderless run`")
+    if cfg.method.head_init == "probe":
+        raise NodeConfigError("method.head_init = \"probe\": the federated probe (FedAvg of the head on each node's "
+                              "frozen features) does not run over Flower yet; set method.head_init = \"random\" in "
+                              "the deployment config, or use `borderless run` for probe-initialised heads")
+    if cfg.train.stop == "dev":
+        raise NodeConfigError("train.stop = \"dev\": a deployment trains every round (stopping on the nodes' dev "
+                              "accuracies is not wired into the ServerApp yet); set train.stop = \"budget\"")
 
 
 @dataclass

@@ -1,0 +1,33 @@
+"""Reports: the seeds report (mean ± std over runs of one config) and its refusal of mixed configs."""
+
+import json
+
+import pytest
+
+from borderless.cli import main
+from borderless.config import load_config
+from borderless.runner import run
+from conftest import tiny_config_text
+
+
+def test_seeds_report_is_mean_and_std_of_the_runs(tmp_path, sib200_dir, tiny_backbone, capsys):
+    p = tmp_path / "c.toml"
+    p.write_text(tiny_config_text(sib200_dir, ("eng_Latn", "hau_Latn", "amh_Ethi")))
+    runs = []
+    for seed in (0, 1):
+        cfg = load_config(p, [f"run.seed={seed}", "federated.rounds=1", 'run.paradigms=["monolingual", "federated"]'])
+        runs.append(run(cfg, tmp_path / f"s{seed}", progress=False, backbone=tiny_backbone))
+    assert main(["report", str(tmp_path / "s0"), str(tmp_path / "s1"), "-o", str(tmp_path / "seeds")]) == 0
+    summary = json.loads((tmp_path / "seeds" / "results.json").read_text())
+    means = [r.results["paradigms"]["federated"]["mean_accuracy"] for r in runs]
+    assert summary["paradigms"]["federated"]["mean_accuracy"][0] == pytest.approx(sum(means) / 2)
+    gains = [r.results["paradigms"]["federated"]["mean_accuracy"] - r.results["paradigms"]["monolingual"]["mean_accuracy"]
+             for r in runs]
+    assert summary["gains"]["federated − monolingual"][0] == pytest.approx(sum(gains) / 2)
+    report = (tmp_path / "seeds" / "report.md").read_text()
+    assert "probe: fed" in report and "federated − monolingual" in report
+    # runs of different configs are refused, naming them
+    other = run(load_config(p, ["federated.rounds=2", 'run.paradigms=["monolingual", "federated"]']), tmp_path / "x",
+                progress=False, backbone=tiny_backbone)
+    assert main(["report", str(tmp_path / "s0"), str(other.folder), "-o", str(tmp_path / "bad")]) == 2
+    assert "differ in more than run.seed" in capsys.readouterr().err

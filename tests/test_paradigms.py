@@ -202,3 +202,18 @@ def test_federated_personal_is_chosen_on_each_clients_dev(tmp_path, sib200_dir, 
         assert dev[chosen] == max(dev.values()) and all(dev[s] < dev[chosen] for s in dev if s < chosen)
         if chosen == 0:  # kept the global model: same test accuracy as federated
             assert personal["test_accuracy"][lang] == out.results["paradigms"]["federated"]["test_accuracy"][lang]
+
+
+def test_a_soft_prompts_head_is_fitted_on_the_prompted_start(tmp_path, sib200_dir, tiny_backbone):
+    """The untrained prompt moves the features, so LP-FT fits each paradigm's head on the features the
+    prompted model starts from: the round-0 dev accuracy is that probe's dev accuracy."""
+    cfg = cfg_for(tmp_path, sib200_dir, overrides=["federated.rounds=1",
+                                                    'run.paradigms=["monolingual", "centralized", "federated"]'])
+    out = run(cfg, tmp_path / "o", progress=False, backbone=tiny_backbone)
+    rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
+    init = out.results["head_init"]
+    assert init["fitted_on"].startswith("the starting model's features")
+    for paradigm in ("monolingual", "centralized", "federated"):
+        round0 = {r["lang"]: r["accuracy"] for r in rows if r["paradigm"] == paradigm and r.get("round") == 0
+                  and r.get("split") == "dev"}
+        assert round0 == pytest.approx({l: init["dev_accuracy"][paradigm][l] for l in round0}), paradigm

@@ -110,3 +110,17 @@ class FeatureStore:
 def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Module, batch_size: int = 64) -> FeatureStore:
     folder = Path(cache_dir) / "features" / backbone_key(backbone_name, model) if cache_dir else None
     return FeatureStore(folder, model, batch_size)
+
+
+@torch.inference_mode()
+def start_features(classifier: torch.nn.Module, data: TokenizedSet, batch_size: int) -> torch.Tensor:
+    """What the classifier's head sees before any training (a method's untrained prompt included):
+    the features its LP-FT head is fitted on. Not cached: they depend on the method's seeded start."""
+    classifier.eval()
+    order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
+    out = torch.zeros(len(data), classifier.head.in_features)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        ids, mask, _ = data.collate(chunk)
+        out[chunk] = classifier.pooled(ids, mask).float()
+    return out

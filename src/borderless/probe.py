@@ -117,8 +117,10 @@ class ProbeData:
 def _evaluate(probe: Probe, data: ProbeData) -> Probe:
     for lang in data.evaluated:
         head = probe.heads.get(lang) or probe.heads.get(data.nearest.get(lang, "")) or next(iter(probe.heads.values()))
-        probe.test_accuracy[lang] = accuracy(head, data.x[(lang, "test")], data.y[(lang, "test")])
-        probe.dev_accuracy.setdefault(lang, accuracy(head, data.x[(lang, "dev")], data.y[(lang, "dev")]))
+        if (lang, "test") in data.x:  # start-feature probes (LP-FT heads) have no test features
+            probe.test_accuracy[lang] = accuracy(head, data.x[(lang, "test")], data.y[(lang, "test")])
+        if (lang, "dev") in data.x:
+            probe.dev_accuracy.setdefault(lang, accuracy(head, data.x[(lang, "dev")], data.y[(lang, "dev")]))
     return probe
 
 

@@ -19,7 +19,7 @@ from borderless.data.sampling import stratified_cap
 from borderless.data.sib200 import load_sib200
 from borderless.data.types import LanguageData
 from borderless.errors import OutputError
-from borderless.features import feature_store
+from borderless.features import feature_store, start_features
 from borderless.paradigms import RUNNERS, ParadigmResult, Start, Workload, run_federated_personal
 from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
@@ -168,6 +168,27 @@ def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int)
     return ProbeData(list(work.languages), work.evaluated, num_labels, x, y, clients, nearest), facts
 
 
+def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: dict) -> tuple[dict, dict]:
+    """LP-FT heads: each paradigm's probe fitted on the features its model starts from. For LoRA and
+    full fine-tuning those are the frozen features (the floor probes are reused); an untrained soft
+    prompt, prompt encoder or prefix already moves them, so the head is fitted on the prompted
+    features of the training and dev splits (one forward pass each, same solver and dev selection)."""
+    if not model.changes_features_at_start():
+        return probes, {"fitted_on": "frozen features (the method starts as the identity)"}
+    t0 = time.perf_counter()
+    bs = cfg.probe.feature_batch_size
+    x = {(l, split): start_features(model, sets[l], bs) for split, sets in (("train", work.train), ("dev", work.dev))
+         for l in work.languages}
+    y = {k: v for k, v in frozen.y.items() if k in x}
+    data = ProbeData(frozen.languages, frozen.languages, frozen.num_labels, x, y, frozen.clients)
+    p = cfg.probe
+    fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter))
+    facts = {"fitted_on": "the starting model's features (untrained prompt included)",
+             "seconds": round(time.perf_counter() - t0, 2),
+             "dev_accuracy": {k: pr.dev_accuracy for k, pr in fitted.items()}}
+    return fitted, facts
+
+
 def fit_probes(cfg: Config, data: ProbeData) -> dict:
     p = cfg.probe
     probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter))
@@ -249,7 +270,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
     model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
     base = trainable_state(model)
-    init = Start(base, probes if cfg.method.head_init == "probe" else None)
+    init_probes, init_facts = (start_probes(cfg, model, work, pdata, probes)
+                               if cfg.method.head_init == "probe" and cfg.method.name != "head" else (None, {}))
+    init = Start(base, init_probes)
     head_names = model.head_parameter_names()
 
     try:
@@ -297,6 +320,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         },
         "majority_class_accuracy": majority,
         "features": feature_facts,
+        "head_init": init_facts,
         "probes": {p: probes[p].summary(work.languages) for p in PROBE_PARADIGMS},
         "paradigms": {name: paradigm_summary(name, r, work, probes, cfg) for name, r in results.items()},
     }

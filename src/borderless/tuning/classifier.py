@@ -22,12 +22,20 @@ class EncoderClassifier(nn.Module):
         self.head = nn.Linear(hidden_size, num_labels)
         self._release = release
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """What the head sees: the mean of the real tokens' last hidden states (prompt positions dropped)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         hidden = hidden[:, self.num_virtual_tokens :]
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
-        return self.head(pooled)
+        return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pooled(input_ids, attention_mask))
+
+    def changes_features_at_start(self) -> bool:
+        """Does the untrained method already change what the head sees? A soft prompt, prompt
+        encoder or prefix does (extra positions to attend to); LoRA (B = 0) and full fine-tuning do not."""
+        return self.num_virtual_tokens > 0 or any("prefix" in n or "prompt" in n for n, _ in self.named_parameters())
 
     def head_parameter_names(self) -> set[str]:
         return {f"head.{n}" for n, _ in self.head.named_parameters()}

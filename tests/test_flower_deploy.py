@@ -61,10 +61,10 @@ def test_secagg_over_the_deployment_matches_in_process_fedavg(deployment):
 
     secure = with_overrides(cfg, ["privacy.secagg=true", "federated.rounds=1"])  # 4 message exchanges a round
     summary = submit(secure, root / "secagg", dep.ca, False, timeout=600, echo=False)
-    _, ref = in_process(cfg)
+    _, ref = in_process(with_overrides(cfg, ["federated.rounds=1"]))  # the same one-round schedule
     final = load_file(root / "secagg" / "final_state.safetensors")
     for k in final:
-        assert torch.allclose(final[k], ref[0].state[k], atol=1e-4), k  # round 1 of the same federation
+        assert torch.allclose(final[k], ref[0].state[k], atol=1e-4), k
     assert summary["privacy"]["secagg"]["enabled"]
     rows = [json.loads(l) for l in (root / "secagg" / "wire.jsonl").read_text().splitlines()]
     replies = [r for r in rows if r["type"] == "train" and r["direction"] == "up"]

@@ -10,7 +10,7 @@ from borderless.flower.node import NodeConfigError, check_deployable
                                             ('train.stop="dev"', "train.stop"),
                                             ('data.partition="dirichlet"', "data.partition")])
 def test_unsupported_settings_are_refused_by_name(override, key):
-    ok = ['method.head_init="random"', 'train.stop="budget"']
+    ok = ['method.head_init="random"', 'train.stop="budget"', 'run.paradigms=["federated"]']
     cfg = load_config(None, ok + [override])
     with pytest.raises(NodeConfigError, match=key.split(".")[1]):
         check_deployable(cfg)

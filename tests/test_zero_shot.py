@@ -12,7 +12,7 @@ ZS = 'zero_shot = ["amh_Ethi"]\n'
 
 
 def _config(tmp_path, sib200_dir, federated: str = "", extra_data: str = ZS):
-    text = tiny_config_text(sib200_dir).replace("[backbone]", extra_data + "[backbone]")
+    text = tiny_config_text(sib200_dir).replace("[backbone]", extra_data + "[backbone]").replace("lr = 0.01", "lr = 0.01\nstop = \"budget\"")
     text = text.replace("rounds = 2", "rounds = 2\n" + federated)
     path = tmp_path / "zs.toml"
     path.write_text(text)
@@ -56,7 +56,9 @@ def test_distance_rule_at_infinite_temperature_equals_fedavg_end_to_end(tmp_path
 
 def _config_path(tmp_path, sib200_dir):
     path = tmp_path / "zs.toml"
-    path.write_text(tiny_config_text(sib200_dir).replace("[backbone]", ZS + "[backbone]"))
+    # the aggregation rule itself is under test: train every round, no stopping on dev
+    path.write_text(tiny_config_text(sib200_dir).replace("[backbone]", ZS + "[backbone]")
+                    .replace("lr = 0.01", 'lr = 0.01\nstop = "budget"'))
     return path
 
 

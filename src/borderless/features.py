@@ -39,21 +39,33 @@ def ids_key(ids: list[int]) -> bytes:
     return hashlib.sha1(np.asarray(ids, dtype=np.int64).tobytes()).digest()
 
 
+def _mean_pooled_backbone(model: torch.nn.Module):
+    def pool(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        m = mask.unsqueeze(-1).to(hidden.dtype)
+        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
+    return pool
+
+
 @torch.inference_mode()
+def _batched(pool, data: TokenizedSet, idx: list[int], batch_size: int) -> torch.Tensor:
+    """``pool(ids, mask)`` over the rows ``idx`` in length-sorted batches, returned in ``idx`` order."""
+    order = sorted(range(len(idx)), key=lambda j: len(data.input_ids[idx[j]]))
+    out = None
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        ids, mask, _ = data.collate([idx[j] for j in chunk])
+        feats = pool(ids, mask).float()
+        if out is None:
+            out = torch.zeros(len(idx), feats.shape[1])
+        out[chunk] = feats
+    return out if out is not None else torch.zeros(0)
+
+
 def pooled_features(model: torch.nn.Module, data: TokenizedSet, idx: list[int], batch_size: int) -> torch.Tensor:
     """Mean over the real tokens of the last hidden state (the same pooling as the classifier's head)."""
     model.eval()
-    order = sorted(idx, key=lambda i: len(data.input_ids[i]))
-    out = {}
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        ids, mask, _ = data.collate(chunk)
-        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
-        for i, row in zip(chunk, pooled):
-            out[i] = row.float().clone()
-    return torch.stack([out[i] for i in idx]) if idx else torch.zeros(0)
+    return _batched(_mean_pooled_backbone(model), data, idx, batch_size)
 
 
 class FeatureStore:
@@ -112,15 +124,8 @@ def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Mo
     return FeatureStore(folder, model, batch_size)
 
 
-@torch.inference_mode()
 def start_features(classifier: torch.nn.Module, data: TokenizedSet, batch_size: int) -> torch.Tensor:
     """What the classifier's head sees before any training (a method's untrained prompt included):
     the features its LP-FT head is fitted on. Not cached: they depend on the method's seeded start."""
     classifier.eval()
-    order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
-    out = torch.zeros(len(data), classifier.head.in_features)
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        ids, mask, _ = data.collate(chunk)
-        out[chunk] = classifier.pooled(ids, mask).float()
-    return out
+    return _batched(classifier.pooled, data, list(range(len(data))), batch_size)

@@ -50,6 +50,11 @@ class Workload:
     distances: dict[tuple[str, str], float] | None = None  # URIEL distance between any two languages
 
     @property
+    def client_rows(self) -> dict[str, list[tuple[str, int]]]:
+        """The federated clients' training rows; by default one client per language, in language order."""
+        return self.clients or {l: [(l, i) for i in range(len(self.train[l]))] for l in self.languages}
+
+    @property
     def evaluated(self) -> list[str]:
         return self.languages + self.zero_shot
 
@@ -210,9 +215,8 @@ def run_centralized(model, init: State | Start, work: Workload, cfg: Config, hea
 def make_clients(work: Workload, cfg: Config) -> list[Client]:
     """One client per entry of ``work.clients`` (by default one per language, in language order,
     so a language client's batch stream is exactly its monolingual counterpart's)."""
-    assignment = work.clients or {lang: [(lang, i) for i in range(len(work.train[lang]))] for lang in work.languages}
     clients = []
-    for ci, (cid, items) in enumerate(assignment.items()):
+    for ci, (cid, items) in enumerate(work.client_rows.items()):
         parts = [work.train[lang].select([i for l, i in items if l == lang]) for lang in work.languages
                  if any(l == lang for l, _ in items)]
         clients.append(Client(cid, BatchStream(TokenizedSet.concat(parts), cfg.train.batch_size,

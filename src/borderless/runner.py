@@ -161,7 +161,7 @@ def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int)
         for lang, data in sets.items():
             x[(lang, split)] = store.get(data)
             y[(lang, split)] = torch.tensor(data.labels, dtype=torch.long)
-    clients = work.clients or {l: [(l, i) for i in range(len(work.train[l]))] for l in work.languages}
+    clients = work.client_rows
     nearest = {z: work.nearest_training_language(z) for z in work.zero_shot}
     facts = {"computed_sentences": store.computed, "seconds": round(time.perf_counter() - t0, 2),
              "cache": str(store.folder) if store.folder else None}

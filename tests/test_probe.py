@@ -77,3 +77,24 @@ def test_personal_heads_never_lose_to_the_global_one_on_dev():
     for lang in data.languages:
         assert personal.dev_accuracy[lang] >= fed.dev_accuracy[lang]
     assert personal.test_accuracy["l1"] > fed.test_accuracy["l1"] + 0.2
+
+
+def test_probes_respect_per_language_label_sets():
+    """Language l1 has labels {0, 1} only: its rows are relabelled so label 2's features mean 0 there;
+    every probe (monolingual, centralized, federated) never predicts 2 for l1, and l0 keeps all three."""
+    data = make_data(shifts=(0.0, 0.0))
+    for split in ("train", "dev", "test"):
+        y = data.y[("l1", split)]
+        data.y[("l1", split)] = torch.where(y == 2, torch.zeros_like(y), y)
+    data.allowed = {"l1": (0, 1)}
+    for probe in (monolingual_probe(data, (1e-3,)), centralized_probe(data, (1e-3,)),
+                  federated_probe(data, (1e-3,), rounds=3, local_iters=5)):
+        head = probe.heads["l1"]
+        x = data.x[("l1", "test")]
+        raw = (x @ head["head.weight"].T + head["head.bias"]).argmax(-1)
+        masked = data.mask(["l1"] * len(x))
+        assert masked is not None and not masked[:, 2].any()
+        assert accuracy(head, *data.xym("l1", "test")) >= accuracy(head, x, data.y[("l1", "test")])
+        assert probe.test_accuracy["l1"] == accuracy(head, *data.xym("l1", "test"))
+        if probe.paradigm != "monolingual":  # the shared head still predicts 2 for l0's rows of class 2
+            assert (raw == 2).any()

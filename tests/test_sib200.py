@@ -51,10 +51,20 @@ def test_missing_split_and_bad_header(sib200_dir):
         load_sib200(sib200_dir, ["eng_Latn"])
 
 
-def test_label_sets_must_agree(sib200_dir):
+def test_label_order_may_differ_labels_map_by_name(sib200_dir):
     write_language(sib200_dir, "yor_Latn", labels=LABELS[::-1])
-    with pytest.raises(DataError, match="differ"):
-        load_sib200(sib200_dir, ["eng_Latn", "yor_Latn"])
+    data = load_sib200(sib200_dir, ["eng_Latn", "yor_Latn"])
+    yor = data["yor_Latn"]
+    assert yor.labels.names == tuple(LABELS) and yor.allowed is None  # the first language's order
+    raw = (sib200_dir / "yor_Latn" / "train.tsv").read_text().splitlines()[1:]
+    assert [LABELS[ex.label] for ex in yor.train] == [r.split("\t")[1] for r in raw]
+
+
+def test_fewer_labels_give_an_allowed_set(sib200_dir):
+    write_language(sib200_dir, "yor_Latn", labels=LABELS[:3])
+    data = load_sib200(sib200_dir, ["eng_Latn", "yor_Latn"])
+    assert data["yor_Latn"].allowed == (0, 1, 2) and data["eng_Latn"].allowed is None
+    assert {ex.label for ex in data["yor_Latn"].test} <= {0, 1, 2}
 
 
 def test_missing_root_says_how_to_configure(tmp_path):

@@ -107,3 +107,44 @@ def test_client_fit_follows_the_runs_schedule(tiny_backbone, monkeypatch):
     client.fit(model, trainable_state(model), cfg, model.head_parameter_names(), 0, rnd=2, rounds=2)
     expected = [train_mod.lr_factor(s, 4, cfg) for s in (2, 3)]
     assert seen == [[pytest.approx(0.1 * f), pytest.approx(0.2 * f)] for f in expected]
+
+
+def test_per_language_label_sets_mask_logits_in_training_and_evaluation():
+    """A language with labels {0, 2} of three: label 1 takes no probability and is never predicted,
+    even by a model that prefers it; concatenation keeps each row's own set."""
+    from borderless.train import restrict, train_steps
+
+    class Prefers1(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.tensor([0.0, 5.0, 0.1]))
+
+        def forward(self, ids, mask):
+            return self.bias.expand(ids.shape[0], 3)
+
+    masked = TokenizedSet([[0, 5, 2]] * 4, [0, 2, 2, 2], list("abcd"), 1, [(0, 2)] * 4)
+    free = TokenizedSet([[0, 6, 2]] * 2, [1, 1], list("ef"), 1)
+    both = TokenizedSet.concat([masked, free])
+    m = both.label_mask([0, 4], 3)
+    assert m.tolist() == [[True, False, True], [True, True, True]]
+    assert both.select([4, 0]).allowed == [(), (0, 2)]
+    model = Prefers1()
+    assert evaluate(model, masked, 2)["accuracy"] == 0.75  # always 2 (not 1): 3 of 4
+    assert evaluate(model, free, 2)["accuracy"] == 1.0
+    logits = restrict(torch.zeros(1, 3), torch.tensor([[True, False, True]]))
+    assert torch.softmax(logits, -1)[0, 1] == 0
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = model.bias[1].item()
+    train_steps(model, BatchStream(masked, 2, seed=0), 3, opt)
+    assert model.bias[1].item() == before  # a masked label gets no gradient
+
+
+def test_sentence_pairs_are_encoded_as_the_tokenizers_pair(tiny_backbone):
+    tok = tiny_backbone.tokenizer
+    pair = tokenize([Example("x/0", "ab", 0, "x", text_pair="cd")], tok, 64)
+    single = tokenize([Example("x/0", "ab", 0, "x")], tok, 64)
+    sep = tok.sep_token_id
+    assert pair.input_ids[0][: len(single.input_ids[0])] == single.input_ids[0]
+    assert pair.input_ids[0].count(sep) == 3 and len(pair.input_ids[0]) > len(single.input_ids[0])
+    with pytest.raises(ValueError, match="mixes sentence pairs"):
+        tokenize([Example("x/0", "a", 0, "x", "b"), Example("x/1", "a", 0, "x")], tok, 64)

@@ -36,8 +36,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "sib200"
-    path: str = ""  # empty: $BORDERLESS_DATA, else ../shared/data/sib200 beside the repo
+    dataset: str = "sib200"  # sib200 | masakhanews | xnli | nusax | americasnli | folder (borderless.data.presets)
+    path: str = ""  # empty: ../shared/data/<dataset's folder> beside the repo (sib200: $BORDERLESS_DATA first)
     languages: tuple[str, ...] = ("eng_Latn", "hau_Latn")
     max_train_per_language: int = 0  # 0 = all; else a seeded stratified subsample
     max_dev_per_language: int = 0  # 0 = the whole dev split (used for the per-round curves)
@@ -49,6 +49,23 @@ class DataConfig:
     low_resource_fraction: float = 0.1
     zero_shot: tuple[str, ...] = ()  # evaluated under every paradigm, never trained on
     train_fraction: float = 1.0  # data efficiency: keep this stratified fraction of each language's training set
+    zero_shot_dataset: str = ""  # the zero-shot languages' dataset (e.g. americasnli beside xnli); empty: data.dataset
+    zero_shot_path: str = ""  # its folder; empty: ../shared/data/<its folder>
+    # Describing a dataset (dataset = "folder") or adjusting a preset; unset keys keep the preset's.
+    # See borderless.data.folder.FolderFormat: each split file is a template under data.path with {lang}.
+    splits: dict[str, str] = field(default_factory=dict)  # e.g. {train = "{lang}/train.csv", dev = ..., test = ...}
+    format: str = ""  # tsv | csv | jsonl
+    header: bool | None = None  # tsv/csv: the first line names the columns
+    columns: tuple[str, ...] = ()  # tsv/csv without header: the column names in order
+    text_columns: tuple[str, ...] = ()  # the text (several: joined with a space)
+    pair_column: str | None = None  # sentence pairs: the second text
+    label_column: str = ""
+    id_column: str | None = None  # ids of parallel sentences; empty: the row number
+    quoting: bool | None = None  # tsv: honour "..." quoting
+    labels_file: str | None = None  # template of a one-label-per-line file; empty: the labels found, sorted
+    fallback_splits: dict[str, str] = field(default_factory=dict)  # read where a split's file is missing
+    carve_from: str | None = None  # a split cut into train and dev (seeded, stratified)
+    carve_dev_fraction: float = 0.0  # 0 = the preset's (0.2)
 
 
 @dataclass(frozen=True)
@@ -322,8 +339,7 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("data.languages", "list at least one language code, e.g. [\"eng_Latn\", \"hau_Latn\"]")
     if len(set(c.data.languages)) != len(c.data.languages):
         bad("data.languages", "a language is listed twice")
-    if c.data.dataset != "sib200":
-        bad("data.dataset", f"unknown dataset {c.data.dataset!r}; available: sib200")
+    _validate_dataset(c.data, bad)
     for key in ("max_train_per_language", "max_dev_per_language", "max_test_per_language"):
         if getattr(c.data, key) < 0:
             bad(f"data.{key}", "must be >= 0 (0 means no cap)")
@@ -419,6 +435,40 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
 
 
+def _validate_dataset(d: DataConfig, bad) -> None:
+    from borderless.data.folder import FORMATS, SPLITS
+    from borderless.data.presets import DATASETS
+
+    for key, name in (("data.dataset", d.dataset), ("data.zero_shot_dataset", d.zero_shot_dataset or d.dataset)):
+        if name not in DATASETS:
+            near = difflib.get_close_matches(name, DATASETS, n=1)
+            bad(key, f"unknown dataset {name!r}" + (f"; did you mean {near[0]!r}?" if near else "")
+                + f" Available: {', '.join(DATASETS)}")
+    if d.dataset == "americasnli":
+        bad("data.dataset", "americasnli has no training split; train on xnli and set "
+            'data.zero_shot_dataset = "americasnli" with its languages in data.zero_shot')
+    if d.format and d.format not in FORMATS:
+        bad("data.format", f"unknown format {d.format!r}; one of {', '.join(FORMATS)}")
+    for key in ("splits", "fallback_splits"):
+        for split, template in getattr(d, key).items():
+            if split not in SPLITS:
+                bad(f"data.{key}.{split}", f"unknown split; the splits are {', '.join(SPLITS)}")
+            if "{lang}" not in template:
+                bad(f"data.{key}.{split}", f'{template!r} must contain {{lang}}, e.g. "{{lang}}/{split}.tsv"')
+    if d.dataset == "folder":
+        if not d.path:
+            bad("data.path", 'dataset = "folder" needs data.path: the folder holding your per-language files')
+        if "test" not in d.splits and not d.carve_from:
+            bad("data.splits", 'dataset = "folder" needs at least data.splits.test (and train, dev), '
+                'e.g. { train = "{lang}/train.csv", dev = "{lang}/dev.csv", test = "{lang}/test.csv" }')
+    if d.header is False and not d.columns and d.format != "jsonl":
+        bad("data.columns", "header = false needs the column names in order, e.g. [\"text\", \"label\"]")
+    if d.carve_from is not None and d.carve_from and d.carve_from not in SPLITS:
+        bad("data.carve_from", f"must name a split ({', '.join(SPLITS)})")
+    if not 0.0 <= d.carve_dev_fraction < 1.0:
+        bad("data.carve_dev_fraction", "must be in (0, 1); 0 keeps the preset's")
+
+
 def _validate_privacy(c: Config, bad) -> None:
     p = c.privacy
     if not p.dp_clip_norm > 0:
@@ -481,8 +531,10 @@ def _configured_path(value: str, env_var: str) -> Path | None:
 
 
 def resolve_data_path(c: DataConfig) -> Path:
-    """The SIB-200 folder: data.path, else $BORDERLESS_DATA, else ../shared/data/sib200."""
-    return _configured_path(c.path, "BORDERLESS_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data" / "sib200"
+    """The dataset's folder: data.path, else (SIB-200) $BORDERLESS_DATA, else ../shared/data/<its folder>."""
+    from borderless.data.presets import dataset_path
+
+    return dataset_path(c)
 
 
 def resolve_cache_dir(c: BackboneConfig) -> Path:

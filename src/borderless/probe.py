@@ -55,9 +55,14 @@ def head_state(weight: torch.Tensor, bias: torch.Tensor) -> State:
     return {"head.weight": weight.detach().float().clone(), "head.bias": bias.detach().float().clone()}
 
 
+def _masked(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    return logits if mask is None else logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
+
+
 def fit_logreg(x: torch.Tensor, y: torch.Tensor, num_labels: int, weight_decay: float,
-               init: State | None = None, max_iter: int = 100) -> State:
-    """argmin_W,b mean CE(xWᵀ + b, y) + wd/2 ‖W‖², by L-BFGS from ``init`` (zeros by default)."""
+               init: State | None = None, max_iter: int = 100, mask: torch.Tensor | None = None) -> State:
+    """argmin_W,b mean CE(xWᵀ + b, y) + wd/2 ‖W‖², by L-BFGS from ``init`` (zeros by default).
+    ``mask`` (rows × labels, bool): the labels each row's language has (per-language label sets)."""
     x, y = x.double(), y.long()
     if init is not None:
         w = init["head.weight"].double().clone().requires_grad_(True)
@@ -72,7 +77,7 @@ def fit_logreg(x: torch.Tensor, y: torch.Tensor, num_labels: int, weight_decay: 
 
     def closure():
         opt.zero_grad()
-        loss = F.cross_entropy(x @ w.T + b, y) + 0.5 * weight_decay * (w * w).sum()
+        loss = F.cross_entropy(_masked(x @ w.T + b, mask), y) + 0.5 * weight_decay * (w * w).sum()
         loss.backward()
         return loss
 
@@ -81,10 +86,10 @@ def fit_logreg(x: torch.Tensor, y: torch.Tensor, num_labels: int, weight_decay: 
     return head_state(w, b)
 
 
-def accuracy(head: State, x: torch.Tensor, y: torch.Tensor) -> float:
+def accuracy(head: State, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> float:
     if len(y) == 0:
         return float("nan")
-    logits = x.float() @ head["head.weight"].T + head["head.bias"]
+    logits = _masked(x.float() @ head["head.weight"].T + head["head.bias"], mask)
     return float((logits.argmax(-1) == y).float().mean())
 
 
@@ -99,28 +104,46 @@ class ProbeData:
     y: dict[tuple[str, str], torch.Tensor]
     clients: dict[str, list[tuple[str, int]]]  # client → (language, training row)
     nearest: dict[str, str] = field(default_factory=dict)  # zero-shot language → nearest training language
+    allowed: dict[str, tuple[int, ...]] = field(default_factory=dict)  # languages with fewer labels → theirs
 
-    def client_xy(self, cid: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def mask(self, langs: list[str]) -> torch.Tensor | None:
+        """One row per language in ``langs``: the labels it has; None when every language has them all."""
+        if not any(l in self.allowed for l in langs):
+            return None
+        m = torch.ones((len(langs), self.num_labels), dtype=torch.bool)
+        for r, l in enumerate(langs):
+            if l in self.allowed:
+                m[r] = False
+                m[r, list(self.allowed[l])] = True
+        return m
+
+    def xym(self, lang: str, split: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        y = self.y[(lang, split)]
+        return self.x[(lang, split)], y, self.mask([lang] * len(y))
+
+    def client_xy(self, cid: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         rows = self.clients[cid]
         xs = [self.x[(l, "train")][i] for l, i in rows]
         ys = [int(self.y[(l, "train")][i]) for l, i in rows]
-        return (torch.stack(xs) if xs else torch.zeros(0, 1)), torch.tensor(ys, dtype=torch.long)
+        return ((torch.stack(xs) if xs else torch.zeros(0, 1)), torch.tensor(ys, dtype=torch.long),
+                self.mask([l for l, _ in rows]))
 
-    def pooled(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def pooled(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         return (torch.cat([self.x[(l, "train")] for l in self.languages]),
-                torch.cat([self.y[(l, "train")] for l in self.languages]))
+                torch.cat([self.y[(l, "train")] for l in self.languages]),
+                self.mask([l for l in self.languages for _ in range(len(self.y[(l, "train")]))]))
 
     def mean_dev(self, head: State) -> float:
-        return statistics.fmean(accuracy(head, self.x[(l, "dev")], self.y[(l, "dev")]) for l in self.languages)
+        return statistics.fmean(accuracy(head, *self.xym(l, "dev")) for l in self.languages)
 
 
 def _evaluate(probe: Probe, data: ProbeData) -> Probe:
     for lang in data.evaluated:
         head = probe.heads.get(lang) or probe.heads.get(data.nearest.get(lang, "")) or next(iter(probe.heads.values()))
         if (lang, "test") in data.x:  # start-feature probes (LP-FT heads) have no test features
-            probe.test_accuracy[lang] = accuracy(head, data.x[(lang, "test")], data.y[(lang, "test")])
+            probe.test_accuracy[lang] = accuracy(head, *data.xym(lang, "test"))
         if (lang, "dev") in data.x:
-            probe.dev_accuracy.setdefault(lang, accuracy(head, data.x[(lang, "dev")], data.y[(lang, "dev")]))
+            probe.dev_accuracy.setdefault(lang, accuracy(head, *data.xym(lang, "dev")))
     return probe
 
 
@@ -133,20 +156,20 @@ def _best(candidates: list[tuple[float, float, State]]) -> tuple[float, State]:
 def monolingual_probe(data: ProbeData, weight_decays: tuple[float, ...], max_iter: int = 100) -> Probe:
     heads, wds, dev = {}, {}, {}
     for lang in data.languages:
-        x, y = data.x[(lang, "train")], data.y[(lang, "train")]
+        x, y, m = data.xym(lang, "train")
         cands = []
         for wd in weight_decays:
-            head = fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter)
-            cands.append((accuracy(head, data.x[(lang, "dev")], data.y[(lang, "dev")]), wd, head))
+            head = fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter, mask=m)
+            cands.append((accuracy(head, *data.xym(lang, "dev")), wd, head))
         wds[lang], heads[lang] = _best(cands)
-        dev[lang] = accuracy(heads[lang], data.x[(lang, "dev")], data.y[(lang, "dev")])
+        dev[lang] = accuracy(heads[lang], *data.xym(lang, "dev"))
     return _evaluate(Probe("monolingual", heads, wds, dev), data)
 
 
 def centralized_probe(data: ProbeData, weight_decays: tuple[float, ...], max_iter: int = 100) -> Probe:
-    x, y = data.pooled()
+    x, y, m = data.pooled()
     cands = [(data.mean_dev(h), wd, h) for wd in weight_decays
-             for h in [fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter)]]
+             for h in [fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter, mask=m)]]
     wd, head = _best(cands)
     return _evaluate(Probe("centralized", {l: head for l in data.languages}, {"all": wd}, {}), data)
 
@@ -166,8 +189,8 @@ def federated_probe(data: ProbeData, weight_decays: tuple[float, ...], rounds: i
     for wd in weight_decays:
         head = head_state(torch.zeros(data.num_labels, hidden), torch.zeros(data.num_labels))
         for _ in range(rounds):
-            updates = [(fit_logreg(x, y, data.num_labels, wd, init=head, max_iter=local_iters), len(y))
-                       for x, y in clients.values() if len(y)]
+            updates = [(fit_logreg(x, y, data.num_labels, wd, init=head, max_iter=local_iters, mask=m), len(y))
+                       for x, y, m in clients.values() if len(y)]
             head = fedavg_heads(updates)
         cands.append((data.mean_dev(head), wd, head))
     wd, head = _best(cands)
@@ -194,12 +217,12 @@ def personalised_probe(data: ProbeData, federated: Probe, iters: tuple[int, ...]
     heads, wds, dev = {}, {}, {}
     for lang in data.languages:
         global_head = federated.heads[lang]
-        x, y = data.x[(lang, "train")], data.y[(lang, "train")]
-        dx, dy = data.x[(lang, "dev")], data.y[(lang, "dev")]
-        cands = [(accuracy(global_head, dx, dy), 0, global_head)]
+        x, y, m = data.xym(lang, "train")
+        dev_xym = data.xym(lang, "dev")
+        cands = [(accuracy(global_head, *dev_xym), 0, global_head)]
         for n in iters:
-            head = fit_logreg(x, y, data.num_labels, wd, init=global_head, max_iter=n)
-            cands.append((accuracy(head, dx, dy), -n, head))  # ties: fewer iterations
+            head = fit_logreg(x, y, data.num_labels, wd, init=global_head, max_iter=n, mask=m)
+            cands.append((accuracy(head, *dev_xym), -n, head))  # ties: fewer iterations
         acc, _, heads[lang] = max(cands, key=lambda c: (c[0], c[1]))
         wds[lang], dev[lang] = wd, acc
     for z in data.evaluated[len(data.languages):]:

@@ -154,6 +154,20 @@ def _stopping(facts: dict | None) -> str:
     return ", ".join(parts) if len(parts) <= 3 else f"{', '.join(parts[:2])}, … ({len(parts)} in all)"
 
 
+def data_section(summary: dict) -> list[str]:
+    """The dataset, what the reader substituted, and the languages with their own (smaller) label sets."""
+    d = summary.get("data") or {}
+    if not d:
+        return []
+    out = [f"Dataset **{d.get('dataset', 'sib200')}**; labels: {', '.join(summary.get('labels', []))}."]
+    out += [f"- {n}" for n in d.get("notes", [])]
+    if d.get("label_sets"):
+        out.append("- Languages with fewer labels (their logits are masked to their own labels in training, "
+                   "evaluation and the probes; their majority class is over their own test split): "
+                   + "; ".join(f"{l}: {', '.join(names)}" for l, names in d["label_sets"].items()))
+    return out + [""]
+
+
 def write_report(folder: Path, summary: dict) -> Path:
     folder = Path(folder)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -172,6 +186,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"(warm-up {c['train'].get('warmup', 0):g}), stop {c['train'].get('stop', 'budget')}; "
         f"head init {c['method'].get('head_init', 'random')}; aggregation {c['federated']['aggregator']}.",
         "",
+    ] + data_section(summary) + [
         "## Test accuracy (%) per language",
         "",
         accuracy_table(summary),

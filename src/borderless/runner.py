@@ -13,10 +13,10 @@ import tomli_w
 from tqdm.auto import tqdm
 
 from borderless.backbones.resolve import Backbone, load_backbone
-from borderless.config import Config, DataConfig, resolve_cache_dir, resolve_data_path
+from borderless.config import Config, DataConfig, resolve_cache_dir
 from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
-from borderless.data.sib200 import load_sib200
+from borderless.data.presets import load_dataset
 from borderless.data.types import LanguageData
 from borderless.errors import OutputError
 from borderless.features import feature_store, start_features
@@ -101,7 +101,7 @@ def ensure_writable(folder: Path) -> None:
 
 def load_data(cfg: Config) -> dict[str, LanguageData]:
     """Training languages first, then the zero-shot ones (evaluated only)."""
-    return load_sib200(resolve_data_path(cfg.data), cfg.data.languages + cfg.data.zero_shot)
+    return load_dataset(cfg.data)
 
 
 def language_distances(cfg: Config, languages: list[str]) -> dict[tuple[str, str], float] | None:
@@ -127,8 +127,8 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     labels = data[langs[0]].labels.names
     caps, seed = cfg.data, cfg.run.seed
 
-    def tok(examples):
-        return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix)
+    def tok(examples, lang):
+        return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix, data[lang].allowed)
 
     capped = {l: stratified_cap(data[l].train, caps.max_train_per_language, seed) for l in langs}
     if caps.train_fraction < 1:  # data efficiency: a stratified fraction of what the cap kept
@@ -141,9 +141,9 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     clients = {c: [(l, renumber[l][i]) for l, i in items] for c, items in assignment.items()}
     work = Workload(
         langs,
-        train={l: tok(train[l]) for l in langs},
-        dev={l: tok(stratified_cap(d.dev, caps.max_dev_per_language, seed)) for l, d in data.items()},
-        test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed)) for l, d in data.items()},
+        train={l: tok(train[l], l) for l in langs},
+        dev={l: tok(stratified_cap(d.dev, caps.max_dev_per_language, seed), l) for l, d in data.items()},
+        test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed), l) for l, d in data.items()},
         clients=clients,
         partition_table=histogram(clients, train, labels),
         zero_shot=zero_shot,
@@ -165,7 +165,8 @@ def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int)
     nearest = {z: work.nearest_training_language(z) for z in work.zero_shot}
     facts = {"computed_sentences": store.computed, "seconds": round(time.perf_counter() - t0, 2),
              "cache": str(store.folder) if store.folder else None}
-    return ProbeData(list(work.languages), work.evaluated, num_labels, x, y, clients, nearest), facts
+    allowed = {l: s.allowed[0] for l, s in work.test.items() if s.allowed and s.allowed[0]}
+    return ProbeData(list(work.languages), work.evaluated, num_labels, x, y, clients, nearest, allowed), facts
 
 
 def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: dict) -> tuple[dict, dict]:
@@ -180,7 +181,7 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
     x = {(l, split): start_features(model, sets[l], bs) for split, sets in (("train", work.train), ("dev", work.dev))
          for l in work.languages}
     y = {k: v for k, v in frozen.y.items() if k in x}
-    data = ProbeData(frozen.languages, frozen.languages, frozen.num_labels, x, y, frozen.clients)
+    data = ProbeData(frozen.languages, frozen.languages, frozen.num_labels, x, y, frozen.clients, {}, frozen.allowed)
     p = cfg.probe
     fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter))
     facts = {"fitted_on": "the starting model's features (untrained prompt included)",
@@ -295,6 +296,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "languages": work.languages,
         "zero_shot": work.zero_shot,
         "labels": list(labels),
+        "data": {"dataset": cfg.data.dataset, "notes": [n for l in data for n in data[l].notes],
+                 # languages with fewer labels than the run: their logits are masked to their own
+                 "label_sets": {l: [labels[i] for i in data[l].allowed] for l in data if data[l].allowed}},
         "examples": {l: {"train": len(work.train.get(l, ())), "dev": len(work.dev[l]), "test": len(work.test[l])}
                      for l in work.languages + work.zero_shot},
         "distances": ({"kind": cfg.federated.distance_kind,

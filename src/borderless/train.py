@@ -27,6 +27,8 @@ class TokenizedSet:
     labels: list[int]
     uids: list[str]
     pad_id: int
+    # per example, the label indices its language has (() = all); None: every example may take every label
+    allowed: list[tuple[int, ...]] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -41,22 +43,53 @@ class TokenizedSet:
             mask[row, : len(seq)] = 1
         return ids, mask, torch.tensor([self.labels[i] for i in idx], dtype=torch.long)
 
+    def label_mask(self, idx: list[int], num_labels: int) -> torch.Tensor | None:
+        """(len(idx), num_labels) booleans: the labels each example's language has; None = all."""
+        if self.allowed is None:
+            return None
+        mask = torch.ones((len(idx), num_labels), dtype=torch.bool)
+        for row, i in enumerate(idx):
+            if self.allowed[i]:
+                mask[row] = False
+                mask[row, list(self.allowed[i])] = True
+        return mask
+
     def select(self, idx: list[int]) -> "TokenizedSet":
         return TokenizedSet([self.input_ids[i] for i in idx], [self.labels[i] for i in idx],
-                            [self.uids[i] for i in idx], self.pad_id)
+                            [self.uids[i] for i in idx], self.pad_id,
+                            None if self.allowed is None else [self.allowed[i] for i in idx])
 
     @staticmethod
     def concat(sets: list["TokenizedSet"]) -> "TokenizedSet":
+        allowed = None
+        if any(s.allowed is not None for s in sets):
+            allowed = [a for s in sets for a in (s.allowed if s.allowed is not None else [()] * len(s))]
         return TokenizedSet(
             [x for s in sets for x in s.input_ids], [y for s in sets for y in s.labels],
-            [u for s in sets for u in s.uids], sets[0].pad_id,
+            [u for s in sets for u in s.uids], sets[0].pad_id, allowed,
         )
 
 
-def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = "") -> TokenizedSet:
-    enc = tokenizer([prefix + ex.text for ex in examples], truncation=True, max_length=max_length)
+def restrict(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Logits of labels an example's language does not have pushed to the lowest value: they take no
+    probability in the loss and are never predicted (per-language label sets, e.g. MasakhaNEWS)."""
+    return logits if mask is None else logits.masked_fill(~mask, torch.finfo(logits.dtype).min)
+
+
+def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = "",
+             allowed: tuple[int, ...] | None = None) -> TokenizedSet:
+    """Token ids of each example; a sentence pair is encoded as the tokenizer's pair (``prefix`` goes
+    before the first text). ``allowed``: the label indices of these examples' language (None = all)."""
+    texts = [prefix + ex.text for ex in examples]
+    pairs = [ex.text_pair for ex in examples]
+    if any(p is not None for p in pairs):
+        if any(p is None for p in pairs):
+            raise ValueError("a split mixes sentence pairs and single texts")
+        enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
+    else:
+        enc = tokenizer(texts, truncation=True, max_length=max_length)
     return TokenizedSet(list(enc["input_ids"]), [ex.label for ex in examples], [ex.uid for ex in examples],
-                        tokenizer.pad_token_id)
+                        tokenizer.pad_token_id, None if allowed is None else [allowed] * len(examples))
 
 
 def bucketed_batches(indices: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
@@ -161,8 +194,10 @@ def train_steps(model: torch.nn.Module, stream: BatchStream, steps: int, optimiz
         if lr_factors is not None:
             for g in optimizer.param_groups:
                 g["lr"] = g.get("base_lr", g["lr"]) * lr_factors[step]
-        ids, mask, labels = stream.data.collate(stream.next())
-        loss = F.cross_entropy(model(ids, mask), labels)
+        idx = stream.next()
+        ids, mask, labels = stream.data.collate(idx)
+        logits = model(ids, mask)
+        loss = F.cross_entropy(restrict(logits, stream.data.label_mask(idx, logits.shape[-1])), labels)
         if prox:
             loss = loss + 0.5 * prox_mu * sum(((p - a) ** 2).sum() for p, a in prox)
         optimizer.zero_grad(set_to_none=True)
@@ -180,8 +215,10 @@ def evaluate(model: torch.nn.Module, data: TokenizedSet, batch_size: int) -> dic
     order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
     correct, total_loss = 0, 0.0
     for start in range(0, len(order), batch_size):
-        ids, mask, labels = data.collate(order[start : start + batch_size])
+        idx = order[start : start + batch_size]
+        ids, mask, labels = data.collate(idx)
         logits = model(ids, mask)
+        logits = restrict(logits, data.label_mask(idx, logits.shape[-1]))
         total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
         correct += int((logits.argmax(-1) == labels).sum())
     n = max(len(data), 1)

@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Example:
-    uid: str  # "<lang>/<index_id>": the same sentence id across parallel languages
+    uid: str  # "<lang>/<id>": the same sentence id across parallel languages
     text: str
     label: int
     lang: str
+    text_pair: str | None = None  # sentence-pair tasks (NLI): the hypothesis
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,14 @@ class LabelSet:
 
 @dataclass(frozen=True)
 class LanguageData:
+    """One language's splits. ``labels`` is the label space of the whole run (the union over its
+    languages); ``allowed`` the indices of this language's own labels when it has fewer (MasakhaNEWS),
+    None when it has them all. Its logits are masked to them in training and evaluation."""
+
     lang: str
     labels: LabelSet
     train: list[Example]
     dev: list[Example]
     test: list[Example]
+    allowed: tuple[int, ...] | None = None
+    notes: tuple[str, ...] = ()  # what the reader substituted (e.g. the 50-per-class training file)

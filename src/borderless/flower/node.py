@@ -18,7 +18,8 @@ import torch
 
 from borderless.backbones.resolve import load_backbone
 from borderless.config import Config, config_from_dict, resolve_cache_dir
-from borderless.data.sib200 import load_sib200
+from borderless.data.folder import load_folder
+from borderless.data.presets import dataset_format
 from borderless.federated.simulation import Client
 from borderless.paradigms import stream_seed
 from borderless.train import BatchStream, TokenizedSet
@@ -105,7 +106,7 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
         raise NodeConfigError("node config has no 'data-path': give the folder holding this language's data (--data)")
     if cfg.deploy.node_threads:
         torch.set_num_threads(cfg.deploy.node_threads)
-    data = load_sib200(data_path, [language])
+    data = load_folder(data_path, [language], dataset_format(cfg.data))
     cache = node_config.get("cache-dir") or None
     backbone = load_backbone(cfg.backbone.name, Path(str(cache)) if cache else resolve_cache_dir(cfg.backbone),
                              cfg.backbone.input_prefix)

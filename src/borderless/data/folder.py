@@ -1,0 +1,288 @@
+"""One reader for per-language folder datasets.
+
+A dataset is a root folder with one set of split files per language. Where they are and how they
+are read is a :class:`FolderFormat`: a path template per split (``{lang}`` is the language code,
+e.g. ``"{lang}/train.tsv"`` or ``"test/{lang}.tsv"``), the file format (TSV with or without quoting,
+CSV with standard quoting, JSONL), header or column names, the text column(s) (several are joined
+with a space, e.g. a headline and its article), an optional second text of a sentence pair, the
+label column, an optional id column (parallel datasets: the same id is the same sentence in every
+language; otherwise the row number), and an optional labels file (else the labels found in the
+language's files, sorted). Every problem names the file, the line and the fix.
+
+The presets (sib200, masakhanews, xnli, nusax, americasnli) are FolderFormats in
+``borderless.data.presets``; users describe their own data with the same keys in ``[data]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import glob
+import json
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from borderless.data.sampling import stratified_cap
+from borderless.data.types import Example, LabelSet, LanguageData
+
+SPLITS = ("train", "dev", "test")
+FORMATS = ("tsv", "csv", "jsonl")
+csv.field_size_limit(sys.maxsize)  # news articles exceed the csv module's 128 KiB default
+
+
+class DataError(ValueError):
+    """Bad or missing data, naming the file, line and fix."""
+
+
+@dataclass(frozen=True)
+class FolderFormat:
+    name: str = "folder"
+    splits: dict[str, str] = field(default_factory=dict)  # split → path template under the root, with {lang}
+    format: str = "tsv"  # tsv | csv | jsonl
+    header: bool = True  # tsv/csv: the first line names the columns
+    columns: tuple[str, ...] = ()  # tsv/csv without a header: the column names, in order
+    text_columns: tuple[str, ...] = ("text",)  # joined with a space
+    pair_column: str = ""  # sentence pairs: the second text (e.g. the hypothesis)
+    label_column: str = "label"
+    id_column: str = ""  # empty: the row number
+    quoting: bool = True  # tsv: honour "..." quoting (csv always does); False: quotes are text
+    labels_file: str = ""  # template of a file listing the labels, one per line; empty: the labels found, sorted
+    fallback: dict[str, str] = field(default_factory=dict)  # split → template read where the split's own file is missing
+    carve_from: str = ""  # a split whose file is cut into train and dev (XNLI: dev/), seeded and stratified
+    carve_dev_fraction: float = 0.2
+    carve_seed: int = 0
+    folder: str = ""  # the preset's folder name under the shared data root
+    note: str = ""  # one line for people: where the data comes from
+
+    def template(self, split: str) -> str | None:
+        if self.carve_from and split in ("train", "dev"):
+            return self.splits.get(self.carve_from)
+        return self.splits.get(split)
+
+
+def _where(fmt: FolderFormat) -> str:
+    return f"the {fmt.name} dataset" if fmt.name != "folder" else "your dataset (data.splits)"
+
+
+def available_languages(root: Path, fmt: FolderFormat) -> list[str]:
+    """Languages with at least one split file under ``root`` (a missing split is reported on loading)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(
+            f"{root}: {fmt.name} folder not found. Set data.path in the config"
+            + (" or the BORDERLESS_DATA environment variable" if fmt.name == "sib200" else "")
+            + f" to the folder holding {fmt.name}'s per-language files."
+        )
+    tok = re.escape("{lang}")
+    found = set()
+    for template in dict.fromkeys(fmt.splits.values()):
+        pattern = re.compile(re.escape(template).replace(tok, "(?P<lang>[^/]+)", 1).replace(tok, "(?P=lang)") + "$")
+        for path in glob.glob(glob.escape(str(root)) + "/" + template.replace("{lang}", "*")):
+            m = pattern.match(Path(path).relative_to(root).as_posix())
+            if m:
+                found.add(m.group("lang"))
+    return sorted(found)
+
+
+def resolve_language(root: Path, code: str, available: list[str], fmt: FolderFormat) -> str:
+    if code in available:
+        return code
+    prefix = [a for a in available if a.split("_")[0] == code]
+    if len(prefix) == 1:
+        return prefix[0]
+    near = prefix or difflib.get_close_matches(code, available, n=5, cutoff=0.5)
+    hint = (f" Near matches: {', '.join(near)}." if near else
+            f" Available: {', '.join(available[:20])}." if available else
+            f" No language's files found there: check data.path and data.splits ({', '.join(fmt.splits.values())}).")
+    extra = (" Codes are <iso639-3>_<Script>, e.g. hau_Latn; `borderless languages` lists them."
+             if fmt.name == "sib200" else "")
+    raise DataError(f"unknown {fmt.name} language {code!r} in {root}.{hint}{extra}")
+
+
+def read_labels(path: Path) -> LabelSet:
+    if not path.exists():
+        raise DataError(f"{path}: labels file missing; it must list one label per line")
+    labels = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    if not labels:
+        raise DataError(f"{path}: labels file is empty; it must list one label per line")
+    if len(set(labels)) != len(labels):
+        raise DataError(f"{path}: a label is listed twice")
+    return LabelSet(labels)
+
+
+def _needed(fmt: FolderFormat) -> list[str]:
+    cols = list(fmt.text_columns) + [c for c in (fmt.pair_column, fmt.label_column, fmt.id_column) if c]
+    return list(dict.fromkeys(cols))
+
+
+def read_rows(path: Path, fmt: FolderFormat) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, {column: value}) for every non-empty row of one split file."""
+    needed = _needed(fmt)
+    with path.open(encoding="utf-8", newline="") as fh:
+        if fmt.format == "jsonl":
+            for lineno, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg}); each line must be one JSON object") from None
+                if not isinstance(obj, dict):
+                    raise DataError(f"{path}:{lineno}: expected a JSON object with keys {needed}, got {type(obj).__name__}")
+                missing = [k for k in needed if k not in obj]
+                if missing:
+                    raise DataError(f"{path}:{lineno}: no key {missing[0]!r} (keys: {', '.join(obj)}); "
+                                    "fix the row or set data.text_columns / data.label_column to the file's keys")
+                yield lineno, {k: "" if obj[k] is None else str(obj[k]) for k in needed}
+            return
+        tsv = fmt.format == "tsv"
+        sep = "tab" if tsv else "comma"
+        quoting = csv.QUOTE_NONE if tsv and not fmt.quoting else csv.QUOTE_MINIMAL
+        reader = csv.reader(fh, delimiter="\t" if tsv else ",", quoting=quoting)
+        if fmt.header:
+            names = next(reader, None)
+            if names is None:
+                raise DataError(f"{path}: empty file; expected a header line naming the columns")
+            missing = [c for c in needed if c not in names]
+            if missing:
+                raise DataError(f"{path}:1: header {names} lacks the column(s) {missing}; fix the header or "
+                                "set data.text_columns / data.label_column / data.id_column to its column names")
+        else:
+            names = list(fmt.columns)
+        start = reader.line_num + 1
+        for row in reader:
+            lineno, start = start, reader.line_num + 1
+            if not row or row == [""]:
+                continue
+            if len(row) != len(names):
+                quote = (" A quote character may open a field that spans lines: check the quoting"
+                         " (data.quoting)." if quoting != csv.QUOTE_NONE and len(row) < len(names) else "")
+                raise DataError(f"{path}:{lineno}: expected {len(names)} {sep}-separated columns "
+                                f"({', '.join(names)}), found {len(row)}.{quote}")
+            yield lineno, dict(zip(names, row))
+
+
+def read_split(path: Path, fmt: FolderFormat, lang: str, labels: LabelSet | None,
+               labels_path: Path | None) -> list[tuple[int, str, Example]]:
+    """(line, label name, example) per row; label indices are filled in once the label set is known."""
+    if not path.exists():
+        raise DataError(f"{path}: missing; {_where(fmt)} needs it for {lang}")
+    out = []
+    for lineno, row in read_rows(path, fmt):
+        label = row[fmt.label_column].strip()
+        if labels is not None and label not in labels.index:
+            raise DataError(f"{path}:{lineno}: label {label!r} is not in {labels_path.name if labels_path else 'the labels'} "
+                            f"({', '.join(labels.names)}); fix the row or add the label to {labels_path}")
+        if not label:
+            raise DataError(f"{path}:{lineno}: empty label in column {fmt.label_column!r}")
+        text = " ".join(row[c].strip() for c in fmt.text_columns if row[c].strip())
+        if not text:
+            raise DataError(f"{path}:{lineno}: empty text ({', '.join(fmt.text_columns)})")
+        pair = None
+        if fmt.pair_column:
+            pair = row[fmt.pair_column].strip()
+            if not pair:
+                raise DataError(f"{path}:{lineno}: empty second text ({fmt.pair_column})")
+        uid = f"{lang}/{row[fmt.id_column] if fmt.id_column else lineno}"
+        out.append((lineno, label, Example(uid=uid, text=text, label=-1, lang=lang, text_pair=pair)))
+    if not out:
+        raise DataError(f"{path}: no rows" + (" after the header" if fmt.header and fmt.format != "jsonl" else ""))
+    return out
+
+
+def _split_path(root: Path, fmt: FolderFormat, split: str, lang: str, notes: list[str]) -> Path:
+    template = fmt.template(split)
+    if template is None:
+        raise DataError(f"{_where(fmt)} has no {split!r} split; set data.splits.{split} to its file, e.g. \"{{lang}}/{split}.tsv\"")
+    path = root / template.format(lang=lang)
+    if not path.exists() and split in fmt.fallback:
+        other = root / fmt.fallback[split].format(lang=lang)
+        if other.exists():
+            notes.append(f"{lang}: no full {split} file ({path.relative_to(root)}); "
+                         f"read {other.relative_to(root)} instead")
+            return other
+    return path
+
+
+def load_language(root: Path, lang: str, fmt: FolderFormat, train: bool = True) -> LanguageData:
+    """One language's splits with its own label set. ``train=False``: evaluation only (zero-shot)."""
+    root = Path(root)
+    notes: list[str] = []
+    labels_path = root / fmt.labels_file.format(lang=lang) if fmt.labels_file else None
+    labels = read_labels(labels_path) if labels_path else None
+    wanted = ("train", "dev", "test") if train else ("dev", "test")
+    rows: dict[str, list[tuple[int, str, Example]]] = {}
+    if fmt.carve_from:
+        path = _split_path(root, fmt, "dev", lang, notes)
+        rows["_carved"] = read_split(path, fmt, lang, labels, labels_path)
+    for split in wanted:
+        if fmt.carve_from and split in ("train", "dev"):
+            continue
+        rows[split] = read_split(_split_path(root, fmt, split, lang, notes), fmt, lang, labels, labels_path)
+    if labels is None:
+        labels = LabelSet(tuple(sorted({name for r in rows.values() for _, name, _ in r})))
+    examples = {s: [Example(ex.uid, ex.text, labels.index[name], lang, ex.text_pair) for _, name, ex in r]
+                for s, r in rows.items()}
+    if fmt.carve_from:
+        carved = examples.pop("_carved")
+        dev = stratified_cap(carved, max(1, round(fmt.carve_dev_fraction * len(carved))), fmt.carve_seed)
+        chosen = {ex.uid for ex in dev}
+        examples["dev"] = dev
+        if train:
+            examples["train"] = [ex for ex in carved if ex.uid not in chosen]
+        notes.append(f"{lang}: train and dev carved from {fmt.template('dev').format(lang=lang)} "
+                     f"({len(carved) - len(dev)} / {len(dev)} rows, stratified, seed {fmt.carve_seed})")
+    return LanguageData(lang, labels, examples.get("train", []), examples["dev"], examples["test"], None, tuple(notes))
+
+
+def remap(data: LanguageData, space: LabelSet, where: str) -> LanguageData:
+    """The language's examples in the run's label space; ``allowed`` = its own labels there."""
+    unknown = [n for n in data.labels.names if n not in space.index]
+    if unknown:
+        raise DataError(f"{where}: label(s) {unknown} of {data.lang} are in no training language's labels "
+                        f"({', '.join(space.names)}); a model cannot predict them")
+    to = [space.index[n] for n in data.labels.names]
+
+    def move(exs: list[Example]) -> list[Example]:
+        return [Example(ex.uid, ex.text, to[ex.label], ex.lang, ex.text_pair) for ex in exs]
+
+    allowed = None if len(data.labels) == len(space) else tuple(sorted(to))
+    return LanguageData(data.lang, space, move(data.train), move(data.dev), move(data.test), allowed, data.notes)
+
+
+def union_labels(sets: list[LabelSet]) -> LabelSet:
+    """The first language's labels in its order, then every other language's new labels in theirs."""
+    names: dict[str, None] = {}
+    for s in sets:
+        names.update(dict.fromkeys(s.names))
+    return LabelSet(tuple(names))
+
+
+def load_folder(root: Path, languages: list[str] | tuple[str, ...], fmt: FolderFormat,
+                zero_shot: tuple[tuple[Path, str, FolderFormat], ...] = ()) -> dict[str, LanguageData]:
+    """Training languages (all splits), then zero-shot ones (dev and test, possibly from another
+    dataset: (root, code, format)), in the union label space of the training languages."""
+    root = Path(root)
+    available = available_languages(root, fmt)
+    codes = [resolve_language(root, code, available, fmt) for code in languages]
+    if len(set(codes)) != len(codes):
+        raise DataError(f"data.languages: {codes} names a language twice")
+    data = {code: load_language(root, code, fmt) for code in codes}
+    for code in codes:
+        if not data[code].train:
+            raise DataError(f"{root}: {code} has no training rows in {_where(fmt)}")
+    space = union_labels([d.labels for d in data.values()])
+    out = {code: remap(d, space, str(root / code)) for code, d in data.items()}
+    cache: dict[tuple[str, str], list[str]] = {}
+    for z_root, code, z_fmt in zero_shot:
+        key = (str(z_root), z_fmt.name)
+        if key not in cache:
+            cache[key] = available_languages(Path(z_root), z_fmt)
+        z = resolve_language(Path(z_root), code, cache[key], z_fmt)
+        if z in out:
+            raise DataError(f"data.zero_shot: {z} is also a training language; list it in one of the two")
+        out[z] = remap(load_language(Path(z_root), z, z_fmt, train=False), space, f"{z_root} ({z}, zero-shot)")
+    return out

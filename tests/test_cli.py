@@ -32,3 +32,13 @@ def test_languages_command(sib200_dir, capsys):
 def test_console_script_installed():
     out = subprocess.run([sys.executable, "-m", "borderless.cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout
+
+
+def test_languages_command_lists_any_preset(tmp_path, capsys):
+    for lang in ("javanese", "sundanese"):
+        (tmp_path / lang).mkdir()
+        for split in ("train", "valid", "test"):
+            (tmp_path / lang / f"{split}.csv").write_text("id,text,label\n1,a,positive\n")
+    assert main(["languages", "--dataset", "nusax", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "2 nusax languages" in out and "javanese sundanese" in out

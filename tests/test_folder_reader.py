@@ -148,3 +148,13 @@ def test_zero_shot_label_outside_the_training_space_is_refused(tmp_path):
     write_csv(tmp_path / "b", "yyy", labels=("pos",))
     data = load_folder(tmp_path / "a", ["aaa"], CSV, zero_shot=((tmp_path / "b", "yyy", CSV),))
     assert data["yyy"].train == [] and data["yyy"].allowed == (1,)
+
+
+def test_a_given_label_space_is_kept_and_checked(tmp_path):
+    """A Flower node holds one language but must build the run's head: data.label_space fixes it."""
+    write_csv(tmp_path, "aaa")
+    data = load_folder(tmp_path, ["aaa"], CSV, label_space=("pos", "mixed", "neg"))
+    assert data["aaa"].labels.names == ("pos", "mixed", "neg") and data["aaa"].allowed == (0, 2)
+    assert [ex.label for ex in data["aaa"].train[:2]] == [2, 0]
+    with pytest.raises(DataError, match=r"label\(s\) \['neg'\] of aaa"):
+        load_folder(tmp_path, ["aaa"], CSV, label_space=("pos",))

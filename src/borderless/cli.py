@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from borderless.config import DISTANCES, ConfigError, DataConfig, load_config, resolve_cache_dir, resolve_data_path
+from borderless.config import DISTANCES, ConfigError, DataConfig, load_config, resolve_cache_dir
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -46,7 +46,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_languages(args: argparse.Namespace) -> int:
-    from borderless.data.sib200 import available_languages
+    from borderless.data.folder import available_languages
+    from borderless.data.presets import dataset_format, dataset_path
 
     if args.action == "map":
         from borderless.language.codes import mapping_table
@@ -69,9 +70,10 @@ def _cmd_languages(args: argparse.Namespace) -> int:
         plot_heatmap(m, out)
         print(f"heatmap written to {out}")
         return 0
-    root = Path(args.data) if args.data else resolve_data_path(DataConfig())
-    langs = available_languages(root)
-    print(f"{len(langs)} SIB-200 languages in {root}:")
+    c = DataConfig(dataset=args.dataset)
+    root = Path(args.data) if args.data else dataset_path(c)
+    langs = available_languages(root, dataset_format(c))
+    print(f"{len(langs)} {args.dataset} languages in {root}:")
     print(" ".join(langs))
     return 0
 
@@ -140,13 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shard", metavar="K/N", help="run only every N-th cell starting at K (split a study across processes)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_compare)
-    p = sub.add_parser("languages", help="SIB-200 languages: list them, map codes to URIEL, distances")
+    p = sub.add_parser("languages", help="a dataset's languages; map codes to URIEL, distances")
     p.add_argument("action", nargs="?", choices=("list", "map", "distance"), default="list",
                    help="list (default): codes in the data folder; map: URIEL mapping table; distance: matrix + heatmap")
     p.add_argument("codes", nargs="*", help="language codes (SIB-200 'hau_Latn', ISO 639-3 'hau' or 639-1 'ha')")
     p.add_argument("--kind", default="combined", choices=DISTANCES, help="distance kind (default: combined)")
     p.add_argument("--output", "-o", help="heatmap PNG (default: distance-<kind>.png)")
-    p.add_argument("--data", help="SIB-200 folder (default: $BORDERLESS_DATA or ../shared/data/sib200)")
+    p.add_argument("--dataset", default="sib200", help="the preset whose languages `list` shows (default: sib200)")
+    p.add_argument("--data", help="its folder (default: data.path's default: ../shared/data/<dataset>, SIB-200: $BORDERLESS_DATA)")
     p.set_defaults(func=_cmd_languages)
     p = sub.add_parser("report", help="rebuild the report of a run or comparison folder from its files")
     p.add_argument("folder", nargs="+", help="a results folder written by run or compare; several runs of one "

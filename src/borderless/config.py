@@ -51,6 +51,9 @@ class DataConfig:
     train_fraction: float = 1.0  # data efficiency: keep this stratified fraction of each language's training set
     zero_shot_dataset: str = ""  # the zero-shot languages' dataset (e.g. americasnli beside xnli); empty: data.dataset
     zero_shot_path: str = ""  # its folder; empty: ../shared/data/<its folder>
+    # the run's labels in order; empty: the union of the training languages' labels. Flower nodes hold
+    # one language each: set it when the languages' label sets differ, so every node's head agrees
+    label_space: tuple[str, ...] = ()
     # Describing a dataset (dataset = "folder") or adjusting a preset; unset keys keep the preset's.
     # See borderless.data.folder.FolderFormat: each split file is a template under data.path with {lang}.
     splits: dict[str, str] = field(default_factory=dict)  # e.g. {train = "{lang}/train.csv", dev = ..., test = ...}

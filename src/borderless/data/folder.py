@@ -262,9 +262,11 @@ def union_labels(sets: list[LabelSet]) -> LabelSet:
 
 
 def load_folder(root: Path, languages: list[str] | tuple[str, ...], fmt: FolderFormat,
-                zero_shot: tuple[tuple[Path, str, FolderFormat], ...] = ()) -> dict[str, LanguageData]:
+                zero_shot: tuple[tuple[Path, str, FolderFormat], ...] = (),
+                label_space: tuple[str, ...] = ()) -> dict[str, LanguageData]:
     """Training languages (all splits), then zero-shot ones (dev and test, possibly from another
-    dataset: (root, code, format)), in the union label space of the training languages."""
+    dataset: (root, code, format)), in the union label space of the training languages, or in
+    ``label_space`` when given (a Flower node sees one language but must share the run's head)."""
     root = Path(root)
     available = available_languages(root, fmt)
     codes = [resolve_language(root, code, available, fmt) for code in languages]
@@ -274,7 +276,7 @@ def load_folder(root: Path, languages: list[str] | tuple[str, ...], fmt: FolderF
     for code in codes:
         if not data[code].train:
             raise DataError(f"{root}: {code} has no training rows in {_where(fmt)}")
-    space = union_labels([d.labels for d in data.values()])
+    space = LabelSet(tuple(label_space)) if label_space else union_labels([d.labels for d in data.values()])
     out = {code: remap(d, space, str(root / code)) for code, d in data.items()}
     cache: dict[tuple[str, str], list[str]] = {}
     for z_root, code, z_fmt in zero_shot:

@@ -97,4 +97,5 @@ def load_dataset(c) -> dict[str, LanguageData]:
     z_name = c.zero_shot_dataset or c.dataset
     z_fmt = fmt if z_name == c.dataset else dataset_format(c, z_name, with_overrides=False)
     z_root = dataset_path(c) if z_name == c.dataset else dataset_path(c, z_name, c.zero_shot_path)
-    return load_folder(dataset_path(c), c.languages, fmt, tuple((z_root, code, z_fmt) for code in c.zero_shot))
+    return load_folder(dataset_path(c), c.languages, fmt, tuple((z_root, code, z_fmt) for code in c.zero_shot),
+                       c.label_space)

@@ -106,7 +106,7 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
         raise NodeConfigError("node config has no 'data-path': give the folder holding this language's data (--data)")
     if cfg.deploy.node_threads:
         torch.set_num_threads(cfg.deploy.node_threads)
-    data = load_folder(data_path, [language], dataset_format(cfg.data))
+    data = load_folder(data_path, [language], dataset_format(cfg.data), label_space=cfg.data.label_space)
     cache = node_config.get("cache-dir") or None
     backbone = load_backbone(cfg.backbone.name, Path(str(cache)) if cache else resolve_cache_dir(cfg.backbone),
                              cfg.backbone.input_prefix)

@@ -26,6 +26,11 @@ def test_seeds_report_is_mean_and_std_of_the_runs(tmp_path, sib200_dir, tiny_bac
     assert summary["gains"]["federated − monolingual"][0] == pytest.approx(sum(gains) / 2)
     report = (tmp_path / "seeds" / "report.md").read_text()
     assert "probe: fed" in report and "federated − monolingual" in report
+    # a run written before a config key existed compares equal when the key has its default
+    old = json.loads((tmp_path / "s1" / "results.json").read_text())
+    del old["config"]["data"]["zero_shot_dataset"], old["config"]["train"]["patience"]
+    (tmp_path / "s1" / "results.json").write_text(json.dumps(old))
+    assert main(["report", str(tmp_path / "s0"), str(tmp_path / "s1"), "-o", str(tmp_path / "seeds2")]) == 0
     # runs of different configs are refused, naming them
     other = run(load_config(p, ["federated.rounds=2", 'run.paradigms=["monolingual", "federated"]']), tmp_path / "x",
                 progress=False, backbone=tiny_backbone)

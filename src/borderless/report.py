@@ -270,7 +270,12 @@ def seeds_summary(summaries: list[dict]) -> dict:
 def write_seeds_report(folders: list[Path], output: Path) -> Path:
     """One report for the same run repeated over seeds (``borderless report RUN1 RUN2 ... -o DIR``)."""
     summaries = [json.loads((Path(f) / "results.json").read_text()) for f in folders]
-    configs = [{k: v for k, v in s["config"].items() if k != "run"} for s in summaries]
+    from borderless.config import config_from_dict
+
+    # each run's config with today's defaults filled in: a run written before a key existed still
+    # compares equal to one written after, when the key has its default
+    configs = [{k: v for k, v in config_from_dict(s["config"], str(f)).to_dict().items() if k != "run"}
+               for s, f in zip(summaries, folders)]
     if any(c != configs[0] for c in configs[1:]):
         raise ValueError(f"{', '.join(map(str, folders))}: these runs differ in more than run.seed; "
                          "a seeds report needs the same config with different seeds")
@@ -302,7 +307,9 @@ def write_seeds_report(folders: list[Path], output: Path) -> Path:
     lines += ["", "| paradigm | optimizer steps (mean ± std) | seeds below their own probe |", "|---|---|---|"]
     for p in paradigms:
         st = s["paradigms"][p]["optimizer_steps"]
-        lines.append(f"| {p} | {st[0]:.0f} ± {st[1]:.0f} | {', '.join(map(str, s['paradigms'][p]['below_probe'])) or 'none'} |")
+        below = s["paradigms"][p]["below_probe"]
+        lines.append(f"| {p} | {st[0]:.0f} ± {st[1]:.0f} | "
+                     f"{('seed ' + ', '.join(map(str, below))) if below else 'none'} |")
     lines += ["", "Each seed's own report (per-language table, stopping, cost, plots) is in its run folder.", ""]
     path = output / "report.md"
     path.write_text("\n".join(lines))

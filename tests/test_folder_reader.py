@@ -158,3 +158,16 @@ def test_a_given_label_space_is_kept_and_checked(tmp_path):
     assert [ex.label for ex in data["aaa"].train[:2]] == [2, 0]
     with pytest.raises(DataError, match=r"label\(s\) \['neg'\] of aaa"):
         load_folder(tmp_path, ["aaa"], CSV, label_space=("pos",))
+
+
+def test_empty_texts_are_refused_by_line_or_skipped_and_counted(tmp_path):
+    import dataclasses
+    write_csv(tmp_path, "aaa")
+    test = tmp_path / "aaa" / "test.csv"
+    test.write_text(test.read_text() + '90,"  ",neg\n91,"",pos\n')
+    with pytest.raises(DataError, match=r"test\.csv:\d+: empty text \(text\).*data\.skip_empty"):
+        load_folder(tmp_path, ["aaa"], CSV)
+    a = load_folder(tmp_path, ["aaa"], dataclasses.replace(CSV, skip_empty=True))["aaa"]
+    assert len(a.test) == 3 and {ex.uid for ex in a.test} == {"aaa/9", "aaa/10", "aaa/11"}
+    assert any("2 row(s) of test.csv with an empty text skipped" in n for n in a.notes)
+    assert PRESETS["americasnli"].skip_empty and not PRESETS["xnli"].skip_empty

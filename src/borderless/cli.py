@@ -13,9 +13,17 @@ from borderless.config import DISTANCES, ConfigError, DataConfig, load_config, r
 def _cmd_run(args: argparse.Namespace) -> int:
     from borderless.runner import run
 
-    cfg = load_config(args.config, args.set)
-    output = Path(args.output) if args.output else Path("results") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out = run(cfg, output, overwrite=args.overwrite, progress=not args.quiet)
+    if args.resume:  # the folder's own config unless one is named (then it must be the same)
+        output = Path(args.resume)
+        cfg = load_config(args.config or output / "config.toml", args.set)
+        out = run(cfg, output, progress=not args.quiet, resume=True)
+    else:
+        if not args.config:
+            raise ConfigError("borderless run: name a config (e.g. configs/demo.toml), or --resume DIR")
+        cfg = load_config(args.config, args.set)
+        output = (Path(args.output) if args.output
+                  else Path("results") / f"{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}")
+        out = run(cfg, output, overwrite=args.overwrite, progress=not args.quiet)
     print((out.folder / "report.md").read_text())
     print(f"results written to {out.folder}")
     return 0
@@ -125,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="--debug (anywhere on the line) or BORDERLESS_DEBUG=1: show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the configured paradigms and write a results folder")
-    p.add_argument("config", help="TOML config, e.g. configs/demo.toml")
+    p.add_argument("config", nargs="?", help="TOML config, e.g. configs/demo.toml")
     p.add_argument("--output", "-o", help="results folder (default: results/<config>-<time>)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the killed run in DIR from its checkpoint (its config.toml unless CONFIG is given)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set train.lr=0.01 (repeatable)")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty results folder")

@@ -25,7 +25,8 @@ PARTITIONS = ("language", "iid", "dirichlet", "size_skew")
 COMPARE_PARADIGMS = ("monolingual", "centralized", "federated_iid", "federated_non_iid", "federated_personal")
 SCHEDULES = ("constant", "linear", "cosine")
 STOPS = ("budget", "dev")
-AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "distance")
+AGGREGATORS = ("fedavg", "fedprox", "fedavgm", "fedadam", "fedyogi", "distance",
+               "median", "trimmed_mean", "krum", "clipped_fedavg")  # the last four: robust to bad clients
 # URIEL+ distance kinds (borderless.language.distance): six feature families and their mean
 DISTANCES = ("genetic", "geographic", "syntactic", "phonological", "inventory", "featural", "combined")
 
@@ -69,6 +70,7 @@ class DataConfig:
     fallback_splits: dict[str, str] = field(default_factory=dict)  # read where a split's file is missing
     carve_from: str | None = None  # a split cut into train and dev (seeded, stratified)
     carve_dev_fraction: float = 0.0  # 0 = the preset's (0.2)
+    skip_empty: bool | None = None  # rows with an empty text are skipped (and counted in the report) instead of refused
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,22 @@ class TrainConfig:
     # accuracy and restore the best state (the state before training counts as a candidate)
     stop: str = "dev"
     patience: int = 3
+    # with stop = "dev": the paradigm's frozen-feature probe competes with the kept state on the same
+    # dev criterion and the better is reported (borderless.probe_selection). Off by default: measured
+    # on the committed runs it helped monolingual (+0.4 on average) and not the others (dev splits of
+    # 40-99 sentences cannot tell 1-2 points apart; docs/results/probe_candidate.md)
+    probe_candidate: bool = False
 
 
 @dataclass(frozen=True)
 class FederatedConfig:
     rounds: int = 10
     clients_per_round: int = 0  # 0 = every client, every round
-    aggregator: str = "fedavg"  # fedavg | fedprox | fedavgm | fedadam | fedyogi | distance
+    # Flower: a round completes with the replies that arrived within deploy.round_timeout_s if at least
+    # this many sampled clients answered (the others are logged as absent); 0 = every sampled client
+    min_clients: int = 0
+    aggregator: str = "fedavg"  # fedavg | fedprox | fedavgm | fedadam | fedyogi | distance | robust rules:
+    # median | trimmed_mean (trim_beta) | krum (krum_f, krum_m) | clipped_fedavg (clip_norm)
     eval_every: int = 1  # evaluate the global state on every dev split each N rounds (0 = never)
     prox_mu: float = 0.01  # fedprox: weight of the client's proximal term mu/2 * ||w - w_global||^2
     server_lr: float = 0.0  # fedavgm/fedadam/fedyogi; 0 = the rule's default (1.0 for fedavgm, 0.01 adaptive)
@@ -131,6 +142,16 @@ class FederatedConfig:
     personal_steps: int = 20
     personal_eval_every: int = 5
     personal_lr_scale: float = 0.5  # personal learning rates = this × train.lr / train.head_lr (constant)
+    trim_beta: float = 0.1  # trimmed_mean: drop this fraction of the largest and of the smallest values
+    krum_f: int = 1  # krum: Byzantine clients tolerated
+    krum_m: int = 1  # krum: average the m best-scored updates (1 = Krum, > 1 = multi-Krum)
+    clip_norm: float = 1.0  # clipped_fedavg: each update's ‖w_client − w_global‖ is scaled to at most this
+    max_update_norm: float = 0.0  # the server refuses an update farther than this from the global state (0 = no limit)
+    # simulated hostile clients (robustness studies; borderless.federated.attacks): none | sign_flip |
+    # gaussian | nan | label_flip, by the clients in attack_clients, with attack_scale
+    attack: str = "none"
+    attack_clients: tuple[str, ...] = ()
+    attack_scale: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -150,6 +171,7 @@ class RunConfig:
     seed: int = 0
     threads: int = 0  # torch threads; 0 = torch's default
     language_analysis: bool = True  # report: gain vs URIEL distance (3+ training languages), tokenizer stats
+    checkpoint: bool = True  # write checkpoint.pt after every round (borderless run --resume DIR continues)
 
 
 @dataclass(frozen=True)
@@ -404,7 +426,22 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("federated.rounds", "must be >= 1")
     if c.federated.clients_per_round < 0:
         bad("federated.clients_per_round", "must be >= 0 (0 = all clients)")
-    for key in ("prox_mu", "server_lr", "tau"):
+    sampled = c.federated.clients_per_round or c.data.num_clients or len(c.data.languages)
+    if not 0 <= c.federated.min_clients <= sampled:
+        bad("federated.min_clients", f"must be in [0, {sampled}] (the clients sampled per round); 0 = all of them")
+    if not 0 <= c.federated.trim_beta < 0.5:
+        bad("federated.trim_beta", "must be in [0, 0.5): the fraction trimmed from each end")
+    if c.federated.krum_f < 0 or c.federated.krum_m < 1:
+        bad("federated.krum_f" if c.federated.krum_f < 0 else "federated.krum_m", "krum_f must be >= 0 and krum_m >= 1")
+    from borderless.federated.attacks import ATTACKS
+
+    if c.federated.attack not in ATTACKS:
+        bad("federated.attack", f"unknown attack {c.federated.attack!r}; available: {', '.join(ATTACKS)}")
+    if c.federated.attack != "none" and not c.federated.attack_clients:
+        bad("federated.attack_clients", "name the attacking clients (their ids, e.g. [\"hau_Latn\"])")
+    if not c.federated.clip_norm > 0:
+        bad("federated.clip_norm", "must be > 0")
+    for key in ("prox_mu", "server_lr", "tau", "max_update_norm"):
         if getattr(c.federated, key) < 0:
             bad(f"federated.{key}", "must be >= 0")
     for key in ("server_momentum", "beta1", "beta2"):
@@ -487,9 +524,9 @@ def _validate_privacy(c: Config, bad) -> None:
         bad("privacy.secagg_threshold", "must be in (0, 1]")
     if not p.secagg_clip_range > 0 or p.secagg_quantization < 2:
         bad("privacy.secagg_clip_range", "secagg_clip_range must be > 0 and secagg_quantization >= 2")
-    if p.secagg and c.federated.aggregator == "distance":
-        bad("privacy.secagg", "SecAgg+ gives the server only the sum of the updates; the distance-aware rule "
-            "needs each client's own update. Use another federated.aggregator, or secagg = false")
+    if p.secagg and c.federated.aggregator in ("distance", "median", "trimmed_mean", "krum", "clipped_fedavg"):
+        bad("privacy.secagg", f"SecAgg+ gives the server only the sum of the updates; {c.federated.aggregator!r} "
+            "needs each client's own update. Use fedavg (or fedavgm, fedadam, fedyogi), or secagg = false")
     if ":" not in c.deploy.superlink:
         bad("deploy.superlink", f"{c.deploy.superlink!r}: write host:port, e.g. \"127.0.0.1:9093\"")
     if c.deploy.wait_for_nodes_s <= 0 or c.deploy.round_timeout_s <= 0:

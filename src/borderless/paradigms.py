@@ -20,6 +20,7 @@ centralized from the pooled one, federated from the federated probe (``borderles
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import time
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 
 import torch
 
+from borderless.checkpoint import NO_CHECKPOINT, Checkpointer
 from borderless.config import Config
-from borderless.federated.simulation import Client, run_rounds
+from borderless.federated.simulation import Client, ClientUpdate, RoundResult, run_rounds
 from borderless.train import BatchStream, TokenizedSet, evaluate, make_optimizer, schedule_factors, train_steps
 from borderless.tuning.state import State, load_trainable_state, state_num_bytes, trainable_state
 
@@ -48,6 +50,7 @@ class Workload:
     partition_table: str = ""  # per-client sizes and label counts, for people
     zero_shot: list[str] = field(default_factory=list)  # evaluated (dev/test) but never trained on
     distances: dict[tuple[str, str], float] | None = None  # URIEL distance between any two languages
+    num_labels: int = 0  # the run's label space (simulated label-flip attacks need it)
 
     @property
     def client_rows(self) -> dict[str, list[tuple[str, int]]]:
@@ -98,6 +101,12 @@ class ParadigmResult:
     stopped: dict[str, dict[str, int]] = field(default_factory=dict)  # who → {"trained_rounds", "best_round"}
     extra: dict = field(default_factory=dict)  # paradigm-specific facts for results.json
     final: object = None  # federated: the chosen RoundResult and the clients (for federated_personal)
+    dev_score: dict[str, float] = field(default_factory=dict)  # who → dev criterion of the kept state (stop = "dev")
+
+
+def _kept(scores: dict[str, float]) -> dict[str, float]:
+    """Dev scores of the restored states; empty when nothing was selected on dev (stop = "budget")."""
+    return {} if any(v < 0 for v in scores.values()) else scores
 
 
 def stream_seed(seed: int, lang_index: int) -> int:
@@ -133,6 +142,15 @@ class DevStopper:
     def facts(self) -> dict[str, int]:
         return {"trained_rounds": self.last_round, "best_round": self.best_round if self.active else self.last_round}
 
+    def record(self, encode: Callable[[object], object] = lambda b: b) -> dict:
+        return {"best_acc": self.best_acc, "best_round": self.best_round, "bad": self.bad, "last_round": self.last_round,
+                "best": None if self.best is None else encode(self.best)}
+
+    def restore(self, saved: dict, decode: Callable[[object], object] = lambda b: b) -> None:
+        self.best_acc, self.best_round, self.bad = saved["best_acc"], saved["best_round"], saved["bad"]
+        self.last_round = saved["last_round"]
+        self.best = None if saved["best"] is None else decode(saved["best"])
+
 
 def _eval_dev(model, work: Workload, langs: list[str], cfg: Config, paradigm: str, rnd: int,
               sink: MetricSink) -> dict[str, float]:
@@ -150,17 +168,27 @@ def _test_all(model, work: Workload, langs: list[str], cfg: Config) -> dict[str,
 
 def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int, cfg: Config,
                  head_names: set[str], who: str, paradigm: str, dev_langs: list[str], score_langs: list[str],
-                 work: Workload, sink: MetricSink, tick: Callable[[str], None], seed_of: Callable[[int], int]) -> dict:
+                 work: Workload, sink: MetricSink, tick: Callable[[str], None], seed_of: Callable[[int], int],
+                 saved: dict | None = None, save: Callable[[dict], None] = lambda record: None) -> dict:
     """The monolingual / centralized loop: rounds of ``steps_per_round`` steps on one stream, on the
-    run's schedule, dev-evaluated when due, stopped on dev when asked. Leaves the chosen state loaded."""
+    run's schedule, dev-evaluated when due, stopped on dev when asked. Leaves the chosen state loaded.
+    After every round ``save`` gets what continuing needs; ``saved`` (from a checkpoint) continues there."""
     load_trainable_state(model, start)
     optimizer = make_optimizer(model, cfg.train, head_names)
     total = cfg.federated.rounds * steps_per_round
-    stopper, seen, steps = DevStopper(cfg), 0, 0
-    if stopper.active:
+    stopper, seen, steps, first, stopped = DevStopper(cfg), 0, 0, 1, False
+    if saved is not None:  # a resumed run: the state after round saved["round"]
+        load_trainable_state(model, saved["state"])
+        optimizer.load_state_dict(saved["optimizer"])
+        stopper.restore(saved["stopper"])
+        seen, steps, first, stopped = saved["seen"], saved["steps"], saved["round"] + 1, saved["stopped"]
+        stream.skip(steps)  # one batch per step
+    elif stopper.active:
         accs = _eval_dev(model, work, dev_langs, cfg, paradigm, 0, sink)
         stopper.update(0, statistics.fmean(accs[l] for l in score_langs), lambda: trainable_state(model))
-    for rnd in range(1, cfg.federated.rounds + 1):
+    for rnd in range(first, cfg.federated.rounds + 1):
+        if stopped:
+            break
         tick(who)
         torch.manual_seed(seed_of(rnd))
         factors = schedule_factors(cfg.train, (rnd - 1) * steps_per_round, steps_per_round, total)
@@ -170,57 +198,74 @@ def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int,
         stopper.last_round = rnd
         if dev_eval_due(cfg, rnd):
             accs = _eval_dev(model, work, dev_langs, cfg, paradigm, rnd, sink)
-            if stopper.update(rnd, statistics.fmean(accs[l] for l in score_langs), lambda: trainable_state(model)):
-                break
+            stopped = stopper.update(rnd, statistics.fmean(accs[l] for l in score_langs), lambda: trainable_state(model))
+        save({"round": rnd, "state": trainable_state(model), "optimizer": optimizer.state_dict(),
+              "stopper": stopper.record(), "seen": seen, "steps": steps, "stopped": stopped})
     if stopper.active and stopper.best is not None:
         load_trainable_state(model, stopper.best)
-    return {"examples": seen, "steps": steps, **stopper.facts()}
+    return {"examples": seen, "steps": steps, "dev_score": stopper.best_acc, **stopper.facts()}
 
 
 def run_monolingual(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
-                    sink: MetricSink, tick: Callable[[str], None]) -> ParadigmResult:
-    start, seen, steps, test, stopped = time.perf_counter(), 0, 0, {}, {}
+                    sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
+    start = time.perf_counter()
+    done = ckpt.resumed("monolingual") or {"seen": 0, "steps": 0, "test": {}, "stopped": {}, "dev": {}, "lang": None}
+    seen, steps, test, stopped, dev = done["seen"], done["steps"], done["test"], done["stopped"], done["dev"]
     begin = as_start(init)
     via = {z: work.nearest_training_language(z) for z in work.zero_shot}
     for li, lang in enumerate(work.languages):
+        if lang in stopped:  # finished before a restart
+            continue
         stream = BatchStream(work.train[lang], cfg.train.batch_size, stream_seed(cfg.run.seed, li))
         own_zs = [z for z in work.zero_shot if via[z] == lang]
+        record = {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev, "lang": lang}
         facts = _train_alone(model, begin.state("monolingual", lang), stream, cfg.train.local_steps, cfg, head_names,
                              lang, "monolingual", [lang] + own_zs, [lang], work, sink, tick,
-                             lambda rnd, li=li: cfg.run.seed * 100_003 + rnd * 1_009 + li)
-        seen, steps = seen + facts.pop("examples"), steps + facts.pop("steps")
+                             lambda rnd, li=li: cfg.run.seed * 100_003 + rnd * 1_009 + li,
+                             saved=done.get("current") if done["lang"] == lang else None,
+                             save=lambda cur, record=record: ckpt.save("monolingual", {**record, "current": cur}))
+        seen, steps, dev[lang] = seen + facts.pop("examples"), steps + facts.pop("steps"), facts.pop("dev_score")
         stopped[lang] = facts
         for target in [lang] + own_zs:
             test[target] = evaluate(model, work.test[target], cfg.train.eval_batch_size)
+        ckpt.save("monolingual", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev,
+                                  "lang": None})
     return ParadigmResult("monolingual", test, time.perf_counter() - start, seen,
                           {z: f"monolingual model of the nearest training language, {via[z]}" for z in work.zero_shot},
-                          steps, stopped)
+                          steps, stopped, dev_score=_kept(dev))
 
 
 def run_centralized(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
-                    sink: MetricSink, tick: Callable[[str], None]) -> ParadigmResult:
+                    sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
     start = time.perf_counter()
     pooled = TokenizedSet.concat([work.train[lang] for lang in work.languages])
     stream = BatchStream(pooled, cfg.train.batch_size, stream_seed(cfg.run.seed, len(work.languages)))
     per_round = cfg.train.local_steps * len(work.clients or work.languages)
     facts = _train_alone(model, as_start(init).state("centralized"), stream, per_round, cfg, head_names, "pooled",
                          "centralized", work.evaluated, work.languages, work, sink, tick,
-                         lambda rnd: cfg.run.seed * 100_003 + rnd * 1_009)
-    seen, steps = facts.pop("examples"), facts.pop("steps")
+                         lambda rnd: cfg.run.seed * 100_003 + rnd * 1_009,
+                         saved=ckpt.resumed("centralized"), save=lambda cur: ckpt.save("centralized", cur))
+    seen, steps, dev = facts.pop("examples"), facts.pop("steps"), facts.pop("dev_score")
     test = _test_all(model, work, work.evaluated, cfg)
     return ParadigmResult("centralized", test, time.perf_counter() - start, seen,
-                          {z: "the centralized model" for z in work.zero_shot}, steps, {"pooled": facts})
+                          {z: "the centralized model" for z in work.zero_shot}, steps, {"pooled": facts},
+                          dev_score=_kept({"pooled": dev}))
 
 
 def make_clients(work: Workload, cfg: Config) -> list[Client]:
     """One client per entry of ``work.clients`` (by default one per language, in language order,
     so a language client's batch stream is exactly its monolingual counterpart's)."""
     clients = []
+    flip = cfg.federated.attack == "label_flip"
     for ci, (cid, items) in enumerate(work.client_rows.items()):
         parts = [work.train[lang].select([i for l, i in items if l == lang]) for lang in work.languages
                  if any(l == lang for l, _ in items)]
-        clients.append(Client(cid, BatchStream(TokenizedSet.concat(parts), cfg.train.batch_size,
-                                               stream_seed(cfg.run.seed, ci))))
+        data = TokenizedSet.concat(parts)
+        if flip and cid in cfg.federated.attack_clients:  # a simulated hostile client (borderless.federated.attacks)
+            from borderless.federated.attacks import flip_labels
+
+            data = dataclasses.replace(data, labels=flip_labels(data.labels, work.num_labels))
+        clients.append(Client(cid, BatchStream(data, cfg.train.batch_size, stream_seed(cfg.run.seed, ci))))
     return clients
 
 
@@ -256,38 +301,73 @@ class _Initial:
     personal: dict | None = None
 
 
-def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
-                  sink: MetricSink, tick: Callable[[str], None]) -> ParadigmResult:
-    start, seen, steps = time.perf_counter(), 0, 0
+def round_record(r) -> dict:
+    """A RoundResult (or the untrained start) as plain data, for checkpoints."""
+    return {"round": r.round, "state": r.state, "personal": r.personal,
+            "updates": [{"client_id": u.client_id, "state": u.state, "num_examples": u.num_examples,
+                         "metrics": u.metrics} for u in r.updates]}
+
+
+def round_from_record(d: dict) -> RoundResult:
+    return RoundResult(d["round"], d["state"], [ClientUpdate(u["client_id"], u["state"], u["num_examples"], u["metrics"])
+                                                for u in d["updates"]], d["personal"])
+
+
+def _advanced_clients(work: Workload, cfg: Config, trained: Mapping[str, int]) -> list[Client]:
+    """The federated clients with their streams where ``trained`` rounds of local steps left them."""
     clients = make_clients(work, cfg)
+    for c in clients:
+        c.stream.skip(trained.get(c.client_id, 0) * cfg.train.local_steps)
+    return clients
+
+
+def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
+                  sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
+    start, seen, steps, rejected = time.perf_counter(), 0, 0, []
     begin = as_start(init).state("federated")
     state_bytes = state_num_bytes(begin)
     stopper = DevStopper(cfg)
-    if stopper.active:
-        initial = _Initial(0, begin)
-        accs = _eval_states(model, work, work.evaluated, initial, cfg, "dev")
-        for lang, m in accs.items():
-            sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
-        stopper.update(0, statistics.fmean(accs[l]["accuracy"] for l in work.languages), lambda: initial)
-    rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
-                        on_client=lambda rnd, cid: tick(cid), distances=work.distances)
-    result = None
-    for result in rounds:
-        for u in result.updates:
-            seen += int(u.metrics["train_examples"])
-            steps += cfg.train.local_steps
-            sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
-                  "num_examples": u.num_examples, "bytes_up": state_num_bytes(u.state),
-                  "bytes_down": state_bytes, **u.metrics})
-        stopper.last_round = result.round
-        if dev_eval_due(cfg, result.round):
-            accs = _eval_states(model, work, work.evaluated, result, cfg, "dev")
+    saved = ckpt.resumed("federated")
+    result, stop, carry = None, False, None
+    if saved is not None:  # a resumed run: continue after round saved["carry"]["round"]
+        stopper.restore(saved["stopper"], round_from_record)
+        seen, steps, rejected, stop, carry = saved["seen"], saved["steps"], saved["rejected"], saved["stopped"], saved["carry"]
+        result = round_from_record(saved["result"])
+        clients = _advanced_clients(work, cfg, carry["trained"])
+    else:
+        clients = make_clients(work, cfg)
+        if stopper.active:
+            initial = _Initial(0, begin)
+            accs = _eval_states(model, work, work.evaluated, initial, cfg, "dev")
             for lang, m in accs.items():
-                sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
-            if stopper.update(result.round, statistics.fmean(accs[l]["accuracy"] for l in work.languages),
-                              lambda r=result: r):
+                sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
+            stopper.update(0, statistics.fmean(accs[l]["accuracy"] for l in work.languages), lambda: initial)
+    if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
+        rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
+                            on_client=lambda rnd, cid: tick(cid), distances=work.distances, resume=carry)
+        for result in rounds:
+            for r in result.rejected:  # refused by the server before aggregation (borderless.federated.validation)
+                rejected.append(r.as_dict())
+                sink({"paradigm": "federated", "rejected": True, **r.as_dict()})
+            for u in result.updates:
+                seen += int(u.metrics["train_examples"])
+                steps += cfg.train.local_steps
+                sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
+                      "num_examples": u.num_examples, "bytes_up": state_num_bytes(u.state),
+                      "bytes_down": state_bytes, **u.metrics})
+            stopper.last_round = result.round
+            if dev_eval_due(cfg, result.round):
+                accs = _eval_states(model, work, work.evaluated, result, cfg, "dev")
+                for lang, m in accs.items():
+                    sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
+                stop = stopper.update(result.round, statistics.fmean(accs[l]["accuracy"] for l in work.languages),
+                                      lambda r=result: r)
+            carry = result.carry
+            ckpt.save("federated", {"carry": carry, "result": round_record(result), "stopper": stopper.record(round_record),
+                                    "seen": seen, "steps": steps, "rejected": rejected, "stopped": stop})
+            if stop:
                 break
-    rounds.close()
+        rounds.close()
     chosen = stopper.best if (stopper.active and stopper.best is not None) else result
     test = _eval_states(model, work, work.evaluated, chosen, cfg, "test")
     if chosen.personal is not None:
@@ -296,24 +376,47 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
            else "the global model")
     return ParadigmResult("federated", test, time.perf_counter() - start, seen, {z: how for z in work.zero_shot},
                           steps, {"all": stopper.facts()},
-                          {"rounds_taken": stopper.last_round, "bytes_per_client": 2 * state_bytes * stopper.last_round},
-                          final=(chosen, clients))
+                          {"rounds_taken": stopper.last_round, "bytes_per_client": 2 * state_bytes * stopper.last_round,
+                           "rejected_updates": rejected, "trained": dict(carry["trained"]) if carry else {}},
+                          final=(chosen, clients), dev_score=_kept({"all": stopper.best_acc}))
+
+
+def result_record(r: ParadigmResult) -> dict:
+    """A finished paradigm as plain data (federated: its chosen round, for federated_personal)."""
+    out = {"paradigm": r.paradigm, "test": r.test, "wall_s": r.wall_s, "train_examples": r.train_examples,
+           "zero_shot_via": r.zero_shot_via, "steps": r.steps, "stopped": r.stopped, "extra": r.extra,
+           "dev_score": r.dev_score}
+    if r.final is not None:
+        out["chosen"] = round_record(r.final[0])
+    return out
+
+
+def result_from_record(d: dict, work: Workload, cfg: Config) -> ParadigmResult:
+    final = None
+    if "chosen" in d:
+        final = (round_from_record(d["chosen"]), _advanced_clients(work, cfg, d["extra"].get("trained", {})))
+    return ParadigmResult(d["paradigm"], d["test"], d["wall_s"], d["train_examples"], d["zero_shot_via"], d["steps"],
+                          d["stopped"], d["extra"], final, d["dev_score"])
 
 
 def run_federated_personal(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
                            sink: MetricSink, tick: Callable[[str], None],
-                           federated: ParadigmResult | None = None) -> ParadigmResult:
+                           federated: ParadigmResult | None = None, ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
     """The federated model (reused from this run's federated paradigm when given), then each client
     adapts it on its own data alone; no data and no extra parameters move for this step."""
     start = time.perf_counter()
     if federated is None:
-        federated = run_federated(model, init, work, cfg, head_names, sink, tick)
+        federated = run_federated(model, init, work, cfg, head_names, sink, tick, ckpt)
     chosen, clients = federated.final
-    seen, steps, test, stopped = federated.train_examples, federated.steps, {}, {}
+    done = ckpt.resumed("federated_personal") or {"seen": federated.train_examples, "steps": federated.steps,
+                                                   "test": {}, "stopped": {}, "dev": {}}
+    seen, steps, test, stopped, dev = done["seen"], done["steps"], done["test"], done["stopped"], done["dev"]
     p = cfg.federated
     personal_train = _personal_train_cfg(cfg)
     for client in clients:
         lang = client.client_id
+        if lang in stopped:  # finished before a restart
+            continue
         start_state = personal_state_for(lang, chosen, work, cfg) if chosen.personal is not None else chosen.state
         load_trainable_state(model, start_state)
         optimizer = make_optimizer(model, personal_train, head_names)
@@ -333,14 +436,16 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
             if acc > best[0] + 1e-9:
                 best = (acc, done, trainable_state(model))
         load_trainable_state(model, best[2])
-        stopped[lang] = {"personal_steps": best[1]}
+        stopped[lang], dev[lang] = {"personal_steps": best[1]}, best[0]
         test[lang] = evaluate(model, work.test[lang], cfg.train.eval_batch_size)
+        ckpt.save("federated_personal", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev})
     load_trainable_state(model, chosen.state)
     for z in work.zero_shot:  # no data to adapt to: the federation's own model
         test[z] = federated.test[z]
     return ParadigmResult("federated_personal", test, federated.wall_s + time.perf_counter() - start, seen,
                           {z: federated.zero_shot_via[z] for z in work.zero_shot}, steps,
-                          {**federated.stopped, **stopped}, dict(federated.extra))
+                          {**federated.stopped, **stopped}, dict(federated.extra),
+                          dev_score=dev if cfg.train.stop == "dev" else {})
 
 
 def _personal_train_cfg(cfg: Config):

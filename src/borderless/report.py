@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+from borderless import probe_selection
 from borderless.plotting import pyplot, save_figure
 
 
@@ -205,13 +206,27 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"- Bytes sent per client per round: **{comm['bytes_per_client_per_round_up']:,}** up, "
         f"{comm['bytes_per_client_per_round_down']:,} down (float32 trainable state)",
         "",
-        "| paradigm | optimizer steps | training examples processed | stopping | bytes per client in all | wall-clock (s) |",
-        "|---|---|---|---|---|---|",
+        "| paradigm | optimizer steps | training examples processed | stopping | kept on dev | "
+        "bytes per client in all | wall-clock (s) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for p, r in summary["paradigms"].items():
         total = r.get("bytes_per_client_total")
         lines.append(f"| {p} | {r.get('optimizer_steps', '')} | {r['train_examples_processed']:,} | "
-                     f"{_stopping(r.get('stopping'))} | {f'{total:,}' if total is not None else '—'} | {r['wall_s']} |")
+                     f"{_stopping(r.get('stopping'))} | {probe_selection.describe(r) or '—'} | "
+                     f"{f'{total:,}' if total is not None else '—'} | {r['wall_s']} |")
+    refused = summary["paradigms"].get("federated", {}).get("rejected_updates") or []
+    if refused:
+        lines += ["", f"**Updates refused by the server** ({len(refused)}; left out of their round before "
+                  "aggregation):", ""] + [f"- round {r['round']}, {r['client']}: {r['reason']}" for r in refused[:20]]
+        if len(refused) > 20:
+            lines.append(f"- … {len(refused) - 20} more in results.json")
+    selected = [p for p, r in summary["paradigms"].items() if r.get("chosen_on_dev")]
+    if selected:
+        lines += ["", "Kept on dev: after stopping, each paradigm's frozen-feature probe competed with its best "
+                  "tuned state on the same dev criterion (train.probe_candidate); where the probe won, its test "
+                  "accuracy is the one reported. Tuned state alone (mean test): " + ", ".join(
+                      f"{p} {_pct(summary['paradigms'][p]['tuned_mean_accuracy'])}" for p in selected) + "."]
     lines += ["", "## Plots", "", "![accuracy by language](plots/accuracy_by_language.png)"]
     if has_curves:
         lines.append("![dev accuracy by round](plots/dev_accuracy_by_round.png)")

@@ -20,7 +20,11 @@ from borderless.data.presets import load_dataset
 from borderless.data.types import LanguageData
 from borderless.errors import OutputError
 from borderless.features import feature_store, start_features
-from borderless.paradigms import RUNNERS, ParadigmResult, Start, Workload, run_federated_personal
+from borderless.checkpoint import Checkpointer
+from borderless.checkpoint import load as load_checkpoint
+from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, result_from_record, result_record,
+                                  run_federated_personal)
+from borderless import probe_selection
 from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
 from borderless.language.tokenization import tokenizer_stats
@@ -68,9 +72,12 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
         "below_probe": cfg.method.name != "head" and mean < floor - 1e-9,
         "wall_s": round(r.wall_s, 1),
     }
+    if r.dev_score and cfg.train.probe_candidate and cfg.method.name != "head":
+        out["dev_score"] = r.dev_score  # the dev criterion of the kept state: the probe competes on it
     if name.startswith("federated"):
         probe_bytes = probes["federated"].bytes_per_client if cfg.method.head_init == "probe" else 0
         out["rounds_taken"] = r.extra.get("rounds_taken", cfg.federated.rounds)
+        out["rejected_updates"] = r.extra.get("rejected_updates", [])
         out["bytes_per_client_total"] = (r.extra.get("bytes_per_client", 0) +
                                          (probe_bytes if cfg.method.name != "head" else 0))
     return out
@@ -148,6 +155,7 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
         partition_table=histogram(clients, train, labels),
         zero_shot=zero_shot,
         distances=language_distances(cfg, langs + zero_shot),
+        num_labels=len(labels),
     )
     return work, labels
 
@@ -210,17 +218,29 @@ def probe_results(cfg: Config, probes: dict, work: Workload) -> dict[str, Paradi
 
 
 def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Workload,
-                   progress: bool) -> dict[str, ParadigmResult]:
+                   progress: bool, resume: dict | None = None) -> dict[str, ParadigmResult]:
+    """Every configured paradigm in turn, checkpointed after every round (``borderless.checkpoint``);
+    with ``resume`` (a loaded checkpoint) the finished paradigms are taken from it and the one in
+    progress continues where it stopped."""
     metrics_path = folder / "metrics.jsonl"
-    metrics_path.write_text("")
+    if resume is None:
+        metrics_path.write_text("")
+    else:  # rows written after the checkpoint belong to work that is redone
+        with metrics_path.open("r+b") as fh:
+            fh.truncate(int(resume.get("metrics_bytes", 0)))
     clock = {"t0": time.perf_counter()}
     with metrics_path.open("a", encoding="utf-8") as fh:
         def sink(row: dict) -> None:  # elapsed_s: since the paradigm started (time-to-accuracy)
             fh.write(json.dumps({**row, "elapsed_s": round(time.perf_counter() - clock["t0"], 3)}) + "\n")
             fh.flush()
 
+        ckpt = (Checkpointer(folder, cfg.to_dict(), resume, fh.tell) if cfg.run.checkpoint
+                else Checkpointer(None, cfg.to_dict()))
         results: dict[str, ParadigmResult] = {}
         for paradigm in cfg.run.paradigms:
+            if ckpt.finished(paradigm) is not None:
+                results[paradigm] = result_from_record(ckpt.finished(paradigm), work, cfg)
+                continue
             per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, len(work.clients))
             units = cfg.federated.rounds * per_round
             clock["t0"] = time.perf_counter()
@@ -232,20 +252,23 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
 
                 if paradigm == "federated_personal":
                     results[paradigm] = run_federated_personal(model, init, work, cfg, head_names, sink, tick,
-                                                               results.get("federated"))
+                                                               results.get("federated"), ckpt)
                 else:
-                    results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick)
+                    results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick, ckpt)
             for lang, m in results[paradigm].test.items():
                 sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
-
+            ckpt.finish(paradigm, result_record(results[paradigm]))
+    ckpt.remove()  # the run is complete: results.json follows
     return results
 
 
 def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
-        backbone: Backbone | None = None) -> RunOutput:
+        backbone: Backbone | None = None, resume: bool = False) -> RunOutput:
     """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
-    to reuse one already in memory (one frozen backbone per process)."""
-    folder = check_output(output, overwrite)
+    to reuse one already in memory (one frozen backbone per process). ``resume``: continue the run
+    whose checkpoint is in ``output`` (``borderless run --resume DIR``)."""
+    saved = load_checkpoint(output, cfg.to_dict()) if resume else None
+    folder = Path(output) if resume else check_output(output, overwrite)
     data = load_data(cfg)  # bad data fails here, before anything is loaded or written
     ensure_writable(folder)
     if cfg.run.threads:
@@ -281,10 +304,15 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             (folder / "metrics.jsonl").write_text("")
             results = probe_results(cfg, probes, work)
         else:
-            results = _run_paradigms(cfg, folder, model, init, head_names, work, progress)
+            results = _run_paradigms(cfg, folder, model, init, head_names, work, progress, saved)
     finally:
         model.release()  # the shared backbone is handed back as it was (LoRA unloaded, full FT restored)
 
+    if "federated" in results and results["federated"].final is not None:  # the global model, to deploy or compare
+        from safetensors.torch import save_file
+
+        chosen = results["federated"].final[0].state
+        save_file({k: v.contiguous() for k, v in chosen.items()}, str(folder / "federated_state.safetensors"))
     init = base
     n_trainable = state_num_params(init)
     head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
@@ -327,7 +355,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "head_init": init_facts,
         "probes": {p: probes[p].summary(work.languages) for p in PROBE_PARADIGMS},
         "paradigms": {name: paradigm_summary(name, r, work, probes, cfg) for name, r in results.items()},
+        "zero_shot_nearest": {z: pdata.nearest[z] for z in work.zero_shot if z in pdata.nearest},
     }
+    probe_selection.select(summary)
     (folder / "results.json").write_text(json.dumps(summary, indent=2))
     write_report(folder, summary)
     return RunOutput(folder, summary)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import difflib
 import glob
+import io
 import json
 import re
 import sys
@@ -54,6 +55,7 @@ class FolderFormat:
     carve_from: str = ""  # a split whose file is cut into train and dev (XNLI: dev/), seeded and stratified
     carve_dev_fraction: float = 0.2
     carve_seed: int = 0
+    skip_empty: bool = False  # rows with an empty text (or second text) are skipped and counted, not refused
     folder: str = ""  # the preset's folder name under the shared data root
     note: str = ""  # one line for people: where the data comes from
 
@@ -105,7 +107,7 @@ def resolve_language(root: Path, code: str, available: list[str], fmt: FolderFor
 def read_labels(path: Path) -> LabelSet:
     if not path.exists():
         raise DataError(f"{path}: labels file missing; it must list one label per line")
-    labels = tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    labels = tuple(line.strip() for line in read_text(path).splitlines() if line.strip())
     if not labels:
         raise DataError(f"{path}: labels file is empty; it must list one label per line")
     if len(set(labels)) != len(labels):
@@ -118,10 +120,27 @@ def _needed(fmt: FolderFormat) -> list[str]:
     return list(dict.fromkeys(cols))
 
 
+def read_text(path: Path) -> str:
+    """A split file's text: UTF-8, with or without a byte-order mark, any line ends. A binary file or
+    bytes that are not UTF-8 are refused with the line they are on."""
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        line = raw[: raw.index(b"\x00")].count(b"\n") + 1
+        raise DataError(f"{path}:{line}: a NUL byte: this is a binary file, not {path.suffix.lstrip('.') or 'text'}; "
+                        "point data.splits at the text file")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DataError(f"{path}:{line}: byte 0x{raw[err.start]:02x} at column {col} is not UTF-8; "
+                        "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
 def read_rows(path: Path, fmt: FolderFormat) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {column: value}) for every non-empty row of one split file."""
     needed = _needed(fmt)
-    with path.open(encoding="utf-8", newline="") as fh:
+    with io.StringIO(read_text(path), newline="") as fh:
         if fmt.format == "jsonl":
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -166,11 +185,14 @@ def read_rows(path: Path, fmt: FolderFormat) -> Iterator[tuple[int, dict[str, st
 
 
 def read_split(path: Path, fmt: FolderFormat, lang: str, labels: LabelSet | None,
-               labels_path: Path | None) -> list[tuple[int, str, Example]]:
-    """(line, label name, example) per row; label indices are filled in once the label set is known."""
+               labels_path: Path | None, notes: list[str] | None = None) -> list[tuple[int, str, Example]]:
+    """(line, label name, example) per row; label indices are filled in once the label set is known.
+    With ``fmt.skip_empty`` rows whose text is empty are left out and counted in ``notes``."""
     if not path.exists():
         raise DataError(f"{path}: missing; {_where(fmt)} needs it for {lang}")
     out = []
+    skipped = []
+    seen_ids: dict[str, int] = {}
     for lineno, row in read_rows(path, fmt):
         label = row[fmt.label_column].strip()
         if labels is not None and label not in labels.index:
@@ -179,17 +201,28 @@ def read_split(path: Path, fmt: FolderFormat, lang: str, labels: LabelSet | None
         if not label:
             raise DataError(f"{path}:{lineno}: empty label in column {fmt.label_column!r}")
         text = " ".join(row[c].strip() for c in fmt.text_columns if row[c].strip())
-        if not text:
-            raise DataError(f"{path}:{lineno}: empty text ({', '.join(fmt.text_columns)})")
-        pair = None
-        if fmt.pair_column:
-            pair = row[fmt.pair_column].strip()
-            if not pair:
-                raise DataError(f"{path}:{lineno}: empty second text ({fmt.pair_column})")
+        pair = row[fmt.pair_column].strip() if fmt.pair_column else None
+        empty = (f"empty text ({', '.join(fmt.text_columns)})" if not text else
+                 f"empty second text ({fmt.pair_column})" if fmt.pair_column and not pair else "")
+        if empty and fmt.skip_empty:
+            skipped.append(lineno)
+            continue
+        if empty:
+            raise DataError(f"{path}:{lineno}: {empty}; fix the row, or set data.skip_empty = true to leave "
+                            "such rows out (they are counted in the report)")
         uid = f"{lang}/{row[fmt.id_column] if fmt.id_column else lineno}"
+        if fmt.id_column:
+            if uid in seen_ids:
+                raise DataError(f"{path}:{lineno}: id {row[fmt.id_column]!r} (column {fmt.id_column!r}) is already "
+                                f"on line {seen_ids[uid]}; ids must be unique within a split: remove the duplicate row")
+            seen_ids[uid] = lineno
         out.append((lineno, label, Example(uid=uid, text=text, label=-1, lang=lang, text_pair=pair)))
     if not out:
-        raise DataError(f"{path}: no rows" + (" after the header" if fmt.header and fmt.format != "jsonl" else ""))
+        raise DataError(f"{path}: no rows" + (" after the header" if fmt.header and fmt.format != "jsonl" else "")
+                        + (f" with a text ({len(skipped)} empty rows skipped)" if skipped else ""))
+    if skipped and notes is not None:
+        notes.append(f"{lang}: {len(skipped)} row(s) of {path.name} with an empty text skipped "
+                     f"(lines {', '.join(map(str, skipped[:5]))}{', …' if len(skipped) > 5 else ''})")
     return out
 
 
@@ -217,11 +250,11 @@ def load_language(root: Path, lang: str, fmt: FolderFormat, train: bool = True) 
     rows: dict[str, list[tuple[int, str, Example]]] = {}
     if fmt.carve_from:
         path = _split_path(root, fmt, "dev", lang, notes)
-        rows["_carved"] = read_split(path, fmt, lang, labels, labels_path)
+        rows["_carved"] = read_split(path, fmt, lang, labels, labels_path, notes)
     for split in wanted:
         if fmt.carve_from and split in ("train", "dev"):
             continue
-        rows[split] = read_split(_split_path(root, fmt, split, lang, notes), fmt, lang, labels, labels_path)
+        rows[split] = read_split(_split_path(root, fmt, split, lang, notes), fmt, lang, labels, labels_path, notes)
     if labels is None:
         labels = LabelSet(tuple(sorted({name for r in rows.values() for _, name, _ in r})))
     examples = {s: [Example(ex.uid, ex.text, labels.index[name], lang, ex.text_pair) for _, name, ex in r]

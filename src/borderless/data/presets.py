@@ -12,7 +12,7 @@
     folder       nothing preset: data.path and data.splits describe it
 
 Any key set in ``[data]`` (format, splits, header, columns, text_columns, pair_column, label_column,
-id_column, quoting, labels_file, fallback_splits, carve_from, carve_dev_fraction) replaces the preset's.
+id_column, quoting, labels_file, fallback_splits, carve_from, carve_dev_fraction, skip_empty) replaces the preset's.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ PRESETS: dict[str, FolderFormat] = {
         name="americasnli", folder="americasnli", format="tsv", quoting=False,
         splits={"dev": "dev/{lang}.tsv", "test": "test/{lang}.tsv"},
         text_columns=("premise",), pair_column="hypothesis", label_column="label", id_column="id",
+        skip_empty=True,  # test/nah.tsv has three rows without a premise
         note="AmericasNLI (10 Indigenous languages; evaluation only)"),
     "folder": FolderFormat(name="folder", note="a per-language folder described in [data]"),
 }
@@ -62,7 +63,8 @@ DATASETS = tuple(PRESETS)
 OVERRIDES = {"format": "format", "splits": "splits", "header": "header", "columns": "columns",
              "text_columns": "text_columns", "pair_column": "pair_column", "label_column": "label_column",
              "id_column": "id_column", "quoting": "quoting", "labels_file": "labels_file",
-             "fallback_splits": "fallback", "carve_from": "carve_from", "carve_dev_fraction": "carve_dev_fraction"}
+             "fallback_splits": "fallback", "carve_from": "carve_from", "carve_dev_fraction": "carve_dev_fraction",
+             "skip_empty": "skip_empty"}
 
 
 def dataset_format(c, dataset: str | None = None, with_overrides: bool = True) -> FolderFormat:

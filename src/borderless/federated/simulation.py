@@ -6,15 +6,19 @@ the trainable state, its example count and scalar metrics, never text or token i
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
 from borderless.config import FederatedConfig, TrainConfig
 from borderless.federated.aggregators.distance_kernel import distance_kernel
 from borderless.federated.aggregators.factory import make_aggregator
+from borderless.checkpoint import rng_state, set_rng_state
+from borderless.federated.attacks import poison
+from borderless.federated.validation import Rejection, screen
 from borderless.train import BatchStream, make_optimizer, schedule_factors, train_steps
 from borderless.tuning.state import State, load_trainable_state, trainable_state
 
@@ -27,6 +31,7 @@ class ClientUpdate:
     state: State
     num_examples: int
     metrics: dict[str, float]
+    members: tuple[str, ...] = ()  # a secure sum: the clients whose updates it holds (else just client_id)
 
 
 @dataclass
@@ -59,6 +64,9 @@ class RoundResult:
     state: State  # the global (FedAvg-family) state
     updates: list[ClientUpdate]
     personal: dict[str, State] | None = None  # distance-aware rule: each client's own state
+    rejected: list[Rejection] = field(default_factory=list)  # updates the server refused this round, with why
+    carry: dict = field(default_factory=dict)  # what the next round needs (federate's ``resume``): a checkpoint
+    absent: list[str] = field(default_factory=list)  # sampled clients that did not answer (Flower, min_clients)
 
 
 def sample_clients(clients: list, per_round: int, rng: random.Random) -> list:
@@ -92,9 +100,15 @@ def client_seed(seed: int, rnd: int, idx: int) -> int:
 def federate(client_ids: list[str],  # in the order of the config's clients (sampling depends on it)
              fit_many: FitMany, initial_state: State, train_cfg: TrainConfig,
              fed_cfg: FederatedConfig, seed: int,
-             distances: Mapping[tuple[str, str], float] | None = None) -> Iterator[RoundResult]:
+             distances: Mapping[tuple[str, str], float] | None = None,
+             declared: Mapping[str, int] | None = None, resume: dict | None = None) -> Iterator[RoundResult]:
     """The federation's round loop, whatever carries the messages: sample, ask each sampled client
-    to train (``fit_many``: in this process, or over Flower), aggregate with the configured rule.
+    to train (``fit_many``: in this process, or over Flower), check every update
+    (``borderless.federated.validation``: refused ones are left out and listed in the round's
+    result), aggregate the rest with the configured rule. ``declared``: each client's example count
+    when it joined (by default the first count it reports); no update may claim more. ``resume``: a
+    round's ``carry`` (from a checkpoint): the loop continues with the next round exactly as if it
+    had never stopped.
 
     Under ``aggregator = "distance"`` each client starts a round from its own personalised state
     (a kernel of language distance over all updates) and the global state is their FedAvg."""
@@ -106,27 +120,63 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
     state = {k: v.clone() for k, v in initial_state.items()}
     personal: dict[str, State] = {}
     trained: dict[str, int] = {cid: 0 for cid in client_ids}
+    joined: dict[str, int] = dict(declared or {})
     server_state = None  # the rule's own state (momentum, Adam moments), explicit between rounds
-    for rnd in range(1, fed_cfg.rounds + 1):
+    first = 1
+    if resume is not None:
+        first, state, personal = resume["round"] + 1, dict(resume["state"]), dict(resume["personal"])
+        trained, joined = dict(resume["trained"]), dict(resume["joined"])
+        server_state = decode_server_state(resume["server_state"])
+        set_rng_state(rng, resume["rng"])
+    for rnd in range(first, fed_cfg.rounds + 1):
         sampled = sample_clients(list(client_ids), fed_cfg.clients_per_round, rng)
         requests = [FitRequest(cid, personal.get(cid, state), client_seed(seed, rnd, idx),
                                trained[cid] * train_cfg.local_steps) for idx, cid in enumerate(sampled)]
-        updates = fit_many(rnd, requests)
+        replies = fit_many(rnd, requests)  # on Flower with federated.min_clients: those that answered
+        answered = {cid for u in replies for cid in (u.members or (u.client_id,))}
+        absent = [r.client_id for r in requests if r.client_id not in answered]
         for r in requests:
-            trained[r.client_id] += 1
-        state, server_state = aggregate(state, [(u.state, u.num_examples) for u in updates], server_state)
-        if personalised:
+            if r.client_id in answered:  # an absent client's batch stream waits for its next round
+                trained[r.client_id] += 1
+        for u in replies:
+            if isinstance(u.num_examples, int) and u.num_examples > 0:
+                joined.setdefault(u.client_id, u.num_examples)
+        updates, rejected = screen(replies, state, rnd, joined, fed_cfg.max_update_norm)
+        if updates:  # a round where every update was refused keeps the global state
+            state, server_state = aggregate(state, [(u.state, u.num_examples) for u in updates], server_state)
+        if personalised and updates:
             personal.update(distance_kernel([(u.client_id, u.state, u.num_examples) for u in updates], distances,
                                             fed_cfg.temperature))
-        yield RoundResult(rnd, state, updates, dict(personal) if personalised else None)
+        carry = {"round": rnd, "state": state, "personal": dict(personal), "trained": dict(trained),
+                 "joined": dict(joined), "server_state": encode_server_state(server_state), "rng": rng_state(rng)}
+        yield RoundResult(rnd, state, updates, dict(personal) if personalised else None, rejected, carry, absent)
+
+
+def encode_server_state(server_state):
+    """The aggregation rule's state as plain data (a checkpoint holds no objects)."""
+    from borderless.federated.aggregators.fedadam import AdaptiveState
+
+    if isinstance(server_state, AdaptiveState):
+        return {"adaptive_m": server_state.m, "adaptive_v": server_state.v}
+    return server_state
+
+
+def decode_server_state(saved):
+    from borderless.federated.aggregators.fedadam import AdaptiveState
+
+    if isinstance(saved, dict) and "adaptive_m" in saved:
+        return AdaptiveState(saved["adaptive_m"], saved["adaptive_v"])
+    return saved
 
 
 def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: State, train_cfg: TrainConfig,
                fed_cfg: FederatedConfig, head_names: set[str], seed: int,
                on_client: Callable[[int, str], None] | None = None,
-               distances: Mapping[tuple[str, str], float] | None = None) -> Iterator[RoundResult]:
+               distances: Mapping[tuple[str, str], float] | None = None,
+               resume: dict | None = None) -> Iterator[RoundResult]:
     """The federation in this process: the same ``model`` object serves every client in turn.
-    Yields the round results; the model holds the global state at the end."""
+    Yields the round results; the model holds the global state at the end. With ``resume`` the
+    clients' streams must already be where that round left them."""
     prox_mu = fed_cfg.prox_mu if fed_cfg.aggregator == "fedprox" else 0.0
     by_id = {c.client_id: c for c in clients}
 
@@ -135,12 +185,16 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
         for req in requests:
             if on_client:
                 on_client(rnd, req.client_id)
-            updates.append(by_id[req.client_id].fit(model, req.state, train_cfg, head_names, req.seed, prox_mu,
-                                                    rnd, fed_cfg.rounds))
+            u = by_id[req.client_id].fit(model, req.state, train_cfg, head_names, req.seed, prox_mu, rnd, fed_cfg.rounds)
+            if fed_cfg.attack in ("sign_flip", "gaussian", "nan") and req.client_id in fed_cfg.attack_clients:
+                u = dataclasses.replace(u, state=poison(u.state, req.state, fed_cfg.attack, fed_cfg.attack_scale,
+                                                        req.seed))
+            updates.append(u)
         return updates
 
     state = initial_state
-    for result in federate(list(by_id), fit_many, initial_state, train_cfg, fed_cfg, seed, distances):
+    for result in federate(list(by_id), fit_many, initial_state, train_cfg, fed_cfg, seed, distances,
+                           {c.client_id: c.num_examples for c in clients}, resume):
         state = result.state
         yield result
     load_trainable_state(model, state)

@@ -51,6 +51,12 @@ def check_deployable(cfg: Config) -> None:
         raise NodeConfigError("method.head_init = \"probe\": the federated probe (FedAvg of the head on each node's "
                               "frozen features) does not run over Flower yet; set method.head_init = \"random\" in "
                               "the deployment config, or use `borderless run` for probe-initialised heads")
+    if cfg.federated.attack != "none":
+        raise NodeConfigError(f"federated.attack = {cfg.federated.attack!r}: simulated hostile clients are for "
+                              "`borderless run` studies; a deployment's nodes are real. Set federated.attack = \"none\"")
+    if cfg.privacy.secagg and cfg.federated.min_clients:
+        raise NodeConfigError("federated.min_clients with privacy.secagg: SecAgg+ handles dropouts with its own "
+                              "threshold (privacy.secagg_threshold); set federated.min_clients = 0")
     if cfg.train.stop == "dev":
         raise NodeConfigError("train.stop = \"dev\": a deployment trains every round (stopping on the nodes' dev "
                               "accuracies is not wired into the ServerApp yet); set train.stop = \"budget\"")

@@ -44,7 +44,8 @@ def privacy_budget(p: PrivacyConfig, rounds_participated: int) -> dict:
 
 
 def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wire, round_s: list[float],
-                  wall_s: float, init: State, backbone_params: int, labels: list[str]) -> dict:
+                  wall_s: float, init: State, backbone_params: int, labels: list[str],
+                  rejected: list[dict] = (), participation: list[dict] = ()) -> dict:
     langs = list(cfg.data.languages)
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
@@ -54,7 +55,7 @@ def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wi
     per_round = wire.totals()
     up = [b for l in langs for b in wire.train_bytes(l, "up")]
     down = [b for l in langs for b in wire.train_bytes(l, "down")]
-    acc = {l: test[l]["accuracy"] for l in langs}
+    acc = {l: test[l]["accuracy"] for l in langs if l in test}  # a node absent at the end has no test score
     summary = {
         "runtime": "flower deployment (SuperLink + one SuperNode per language)",
         "config": cfg.to_dict(),
@@ -67,6 +68,10 @@ def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wi
         "mean_accuracy": sum(acc.values()) / len(acc),
         "worst_language": min(acc, key=acc.get),
         "round_wall_s": [round(s, 2) for s in round_s],
+        "rejected_updates": list(rejected),  # refused by the server before aggregation, with why
+        # per round: the clients whose update arrived, and the absent ones with why (federated.min_clients)
+        "participation": list(participation),
+        "absent_at_test": [l for l in langs if l not in test],
         "wall_s": round(wall_s, 1),
         "communication": {
             "state_bytes": state_num_bytes(init),
@@ -112,6 +117,20 @@ def _plots(folder: Path, s: dict, langs: list[str]) -> None:
     save_figure(fig, folder / "plots" / "bytes_per_round.png")
 
 
+def participation_lines(s: dict) -> list[str]:
+    """Who took part in which round (only when some node was absent)."""
+    rows = s.get("participation", [])
+    if not any(r["absent"] for r in rows) and not s.get("absent_at_test"):
+        return []
+    out = ["", "## Who took part", "", "| round | took part | absent (why) |", "|---:|---|---|"]
+    for r in rows:
+        absent = "; ".join(f"{l} ({why})" for l, why in r["absent"].items()) or "—"
+        out.append(f"| {r['round']} | {', '.join(r['took_part'])} | {absent} |")
+    if s.get("absent_at_test"):
+        out += ["", f"Absent at the final test evaluation (no score): {', '.join(s['absent_at_test'])}."]
+    return out
+
+
 def report_markdown(s: dict) -> str:
     c, f = s["communication"], s["config"]["federated"]
     lines = [
@@ -123,7 +142,8 @@ def report_markdown(s: dict) -> str:
         "| language | training examples (on its node) | test accuracy |", "|---|---:|---:|",
     ]
     for l in s["languages"]:
-        lines.append(f"| {l} | {s['nodes'][l]['num_examples']} | {100 * s['test_accuracy'][l]:.1f} |")
+        score = f"{100 * s['test_accuracy'][l]:.1f}" if l in s["test_accuracy"] else "absent"
+        lines.append(f"| {l} | {s['nodes'][l]['num_examples']} | {score} |")
     lines += ["", f"Mean test accuracy **{100 * s['mean_accuracy']:.1f} %**, worst {s['worst_language']}.", "",
               "## Wire", "",
               f"Measured from Flower's messages ({c['measured']}): **{c['bytes_per_client_per_round_up']:,.0f} bytes "
@@ -131,6 +151,7 @@ def report_markdown(s: dict) -> str:
               f"trainable state is {c['state_bytes']:,} bytes. {c['messages']} messages, {c['bytes_total']:,} bytes "
               "in all (including the node queries and evaluations).", "",
               f"Wall time per round: {', '.join(f'{x:.1f}' for x in s['round_wall_s'])} s; whole run {s['wall_s']} s.",
+              *participation_lines(s),
               "", "## Privacy", ""]
     dp, sa = s["privacy"]["dp"], s["privacy"]["secagg"]
     if dp["enabled"]:

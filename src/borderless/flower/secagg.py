@@ -103,6 +103,7 @@ def secagg_fit_many(grid, nodes: dict[str, int], template: State, cfg: Config, m
             lang = by_node[int(proxy.node_id)]
             metrics.update({f"{lang}/{k}": float(v) for k, v in res.metrics.items()})
             metrics[f"{lang}/num_examples"] = float(res.num_examples)
-        return [ClientUpdate(f"secure sum of {len(strategy.results)} clients", mean, total, metrics)]
+        members = tuple(by_node[int(proxy.node_id)] for proxy, _ in strategy.results)
+        return [ClientUpdate(f"secure sum of {len(strategy.results)} clients", mean, total, metrics, members)]
 
     return fit_many

@@ -41,6 +41,18 @@ def main(grid: Grid, context: Context) -> None:
     serve(grid, cfg, output, keep_messages=bool(context.run_config.get("keep-messages", False)))
 
 
+def query_nodes(grid, node_ids: list[int], timeout: float) -> dict[int, dict]:
+    """{node id: node info (language, example count, labels)} of the nodes that answered."""
+    msgs = [Message(RecordDict(), dst_node_id=n, message_type=MessageType.QUERY) for n in node_ids]
+    known = {}
+    for reply in grid.send_and_receive(msgs, timeout=timeout):
+        if reply.has_error():
+            raise DeploymentError(f"node {reply.metadata.src_node_id} could not start its client: "
+                                  f"{reply.error.reason} (see that node's log)")
+        known[reply.metadata.src_node_id] = dict(reply.content.config_records["node"])
+    return known
+
+
 def wait_for_languages(grid, cfg: Config, say: Callable[[str], None]) -> dict[str, tuple[int, dict]]:
     """{language: (node id, node info)} once a node for every configured language is connected."""
     deadline = time.monotonic() + cfg.deploy.wait_for_nodes_s
@@ -48,12 +60,7 @@ def wait_for_languages(grid, cfg: Config, say: Callable[[str], None]) -> dict[st
     while True:
         node_ids = [n for n in grid.get_node_ids() if n not in known]
         if node_ids:
-            msgs = [Message(RecordDict(), dst_node_id=n, message_type=MessageType.QUERY) for n in node_ids]
-            for reply in grid.send_and_receive(msgs, timeout=max(30.0, cfg.deploy.wait_for_nodes_s)):
-                if reply.has_error():
-                    raise DeploymentError(f"node {reply.metadata.src_node_id} could not start its client: "
-                                          f"{reply.error.reason} (see that node's log)")
-                known[reply.metadata.src_node_id] = dict(reply.content.config_records["node"])
+            known.update(query_nodes(grid, node_ids, max(30.0, cfg.deploy.wait_for_nodes_s)))
         by_lang: dict[str, list[int]] = {}
         for nid, info in known.items():
             by_lang.setdefault(str(info["language"]), []).append(nid)
@@ -73,48 +80,106 @@ def wait_for_languages(grid, cfg: Config, say: Callable[[str], None]) -> dict[st
         time.sleep(1.0)
 
 
-def _replies_by_node(replies, sent: dict[int, str]) -> dict[int, Message]:
-    out = {}
-    for r in replies:
-        nid = r.metadata.src_node_id
-        if r.has_error():
-            raise DeploymentError(f"{sent.get(nid, nid)}: the node failed: {r.error.reason} (see its log)")
-        out[nid] = r
-    lost = [lang for nid, lang in sent.items() if nid not in out]
-    if lost:
-        raise DeploymentError(f"no reply from {', '.join(lost)} within deploy.round_timeout_s; is the node still up?")
-    return out
+class Nodes:
+    """Which node holds which language, as nodes fail and come back. With ``federated.min_clients``
+    a round (or an evaluation) goes on with the replies that arrived; the languages that did not
+    answer are absent (with why), and before each round a node that restarted (a new node id, the
+    same language) is found, queried and takes the language's place again."""
+
+    def __init__(self, grid, cfg: Config, found: dict[str, tuple[int, dict]], say: Callable[[str], None],
+                 name_node: Callable[[dict[int, str]], None] = lambda names: None):
+        self.grid, self.cfg, self.say, self.name_node = grid, cfg, say, name_node
+        self.by_lang = {lang: nid for lang, (nid, _) in found.items()}
+        self.labels = list(found[cfg.data.languages[0]][1]["labels"])
+        self.seen = set(self.by_lang.values())
+        self.absent: dict[str, str] = {}  # language → why it did not answer the last message it was sent
+        self.log: list[dict] = []  # per round: who took part, who was absent and why
+
+    def rejoin(self) -> None:
+        """Query nodes the SuperLink lists that are new since the start: a restarted node takes its
+        language back (and resumes its batch stream: the server sends its position every round)."""
+        if not self.absent:
+            return
+        new = [n for n in self.grid.get_node_ids() if n not in self.seen]
+        if not new:
+            return
+        for nid, info in query_nodes(self.grid, new, min(60.0, self.cfg.deploy.round_timeout_s)).items():
+            self.seen.add(nid)
+            lang = str(info["language"])
+            if lang in self.by_lang and list(info["labels"]) == self.labels:
+                self.say(f"{lang} is back (node {nid}, was {self.by_lang[lang]})")
+                self.by_lang[lang] = nid
+                self.name_node({nid: lang})
+                self.absent.pop(lang, None)
+
+    def exchange(self, msgs: list[Message], sent: dict[int, str], what: str, needed: int | None = None) -> dict[int, Message]:
+        """Send, and return the replies by node. Fewer than ``needed`` answers (default: all) stops
+        the run, naming the silent languages; otherwise the missing ones are recorded as absent."""
+        replies = self.grid.send_and_receive(msgs, timeout=self.cfg.deploy.round_timeout_s)
+        out, why = {}, {}
+        for r in replies:
+            nid = r.metadata.src_node_id
+            if r.has_error():
+                why[sent.get(nid, str(nid))] = f"the node failed: {r.error.reason}"
+            else:
+                out[nid] = r
+        for nid, lang in sent.items():
+            if nid not in out and lang not in why:
+                why[lang] = f"no reply within deploy.round_timeout_s ({self.cfg.deploy.round_timeout_s:g} s)"
+        need = len(sent) if needed is None else needed
+        if len(out) < need:
+            detail = "; ".join(f"{lang}: {w}" for lang, w in why.items())
+            hint = ("" if self.cfg.federated.min_clients else
+                    " Set federated.min_clients to let rounds go on without a node.")
+            raise DeploymentError(f"{what}: {len(out)} of {len(sent)} nodes answered, {need} needed ({detail}). "
+                                  f"Is the node still up? See its log.{hint}")
+        for nid in out:
+            self.absent.pop(sent[nid], None)
+        for lang, w in why.items():
+            self.absent[lang] = w
+            self.say(f"{what}: {lang} is absent ({w})")
+        return out
 
 
-def plain_fit_many(grid, nodes: dict[str, int], template: State, cfg: Config) -> Callable:
-    """Each sampled client gets its start state; each reply is read back into a ClientUpdate."""
+def plain_fit_many(nodes: Nodes, template: State, cfg: Config) -> Callable:
+    """Each sampled client gets its start state; each reply is read back into a ClientUpdate. With
+    ``federated.min_clients`` the round goes on without the clients that did not answer."""
 
     def fit_many(rnd: int, requests: list[FitRequest]) -> list[ClientUpdate]:
+        nodes.rejoin()
         msgs, sent = [], {}
         for req in requests:
-            nid = nodes[req.client_id]
+            nid = nodes.by_lang[req.client_id]
             sent[nid] = req.client_id
             settings = records.round_settings(rnd, req.seed, req.batches_before)
             msgs.append(Message(records.train_instruction(req.state, settings),
                                 dst_node_id=nid, message_type=MessageType.TRAIN, group_id=str(rnd)))
-        by_node = _replies_by_node(grid.send_and_receive(msgs, timeout=cfg.deploy.round_timeout_s), sent)
+        by_node = nodes.exchange(msgs, sent, f"round {rnd}", cfg.federated.min_clients or None)
         updates = []
         for req in requests:
-            state, n, metrics = records.read_train_reply(by_node[nodes[req.client_id]].content, template, req.client_id)
-            updates.append(ClientUpdate(req.client_id, state, n, metrics))
+            reply = by_node.get(nodes.by_lang[req.client_id])
+            if reply is not None:
+                state, n, metrics = records.read_train_reply(reply.content, template, req.client_id)
+                updates.append(ClientUpdate(req.client_id, state, n, metrics))
+        nodes.log.append({"round": rnd, "took_part": [u.client_id for u in updates],
+                          "absent": {r.client_id: nodes.absent[r.client_id] for r in requests
+                                     if r.client_id in nodes.absent}})
         return updates
 
     return fit_many
 
 
-def evaluate_all(grid, nodes: dict[str, int], state_for: Callable[[str], State], split: str, cfg: Config) -> dict:
+def evaluate_all(nodes: Nodes, state_for: Callable[[str], State], split: str, cfg: Config) -> dict:
+    """Metrics of every language whose node answers (with ``federated.min_clients``: at least that many)."""
+    nodes.rejoin()
     msgs, sent = [], {}
-    for lang, nid in nodes.items():
+    for lang, nid in nodes.by_lang.items():
         sent[nid] = lang
         msgs.append(Message(records.evaluate_instruction(state_for(lang), split), dst_node_id=nid,
                             message_type=MessageType.EVALUATE))
-    by_node = _replies_by_node(grid.send_and_receive(msgs, timeout=cfg.deploy.round_timeout_s), sent)
-    return {lang: dict(by_node[nid].content.metric_records["metrics"]) for lang, nid in nodes.items()}
+    by_node = nodes.exchange(msgs, sent, f"{split} evaluation", cfg.federated.min_clients or None)
+    return {lang: dict(by_node[nid].content.metric_records["metrics"]) for lang, nid in nodes.by_lang.items()
+            if nid in by_node}
 
 
 def serve(grid, cfg: Config, output: Path, keep_messages: bool = False,
@@ -137,8 +202,8 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
     from borderless.runner import language_distances
 
     found = wait_for_languages(grid, cfg, say)
-    nodes = {lang: nid for lang, (nid, _) in found.items()}
-    wire.name_nodes({nid: lang for lang, nid in nodes.items()})
+    nodes = Nodes(grid, cfg, found, say, wire.name_nodes)
+    wire.name_nodes({nid: lang for lang, nid in nodes.by_lang.items()})
     labels = found[cfg.data.languages[0]][1]["labels"]
     for lang, (_, info) in found.items():
         if list(info["labels"]) != list(labels):
@@ -148,9 +213,9 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
     if cfg.privacy.secagg:
         from borderless.flower.secagg import secagg_fit_many
 
-        fit_many = secagg_fit_many(grid, nodes, init, cfg, max(int(i['num_examples']) for _, i in found.values()))
+        fit_many = secagg_fit_many(grid, nodes.by_lang, init, cfg, max(int(i['num_examples']) for _, i in found.values()))
     else:
-        fit_many = plain_fit_many(grid, nodes, init, cfg)
+        fit_many = plain_fit_many(nodes, init, cfg)
 
     metrics_fh = (output / "metrics.jsonl").open("a", encoding="utf-8")
 
@@ -158,10 +223,11 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
         metrics_fh.write(json.dumps(row) + "\n")
         metrics_fh.flush()
 
-    result, round_s = None, []
+    result, round_s, rejected = None, [], []
     try:
         t_round = time.perf_counter()
-        rounds = federate(list(cfg.data.languages), fit_many, init, cfg.train, cfg.federated, cfg.run.seed, distances)
+        rounds = federate(list(cfg.data.languages), fit_many, init, cfg.train, cfg.federated, cfg.run.seed, distances,
+                          {lang: int(info["num_examples"]) for lang, (_, info) in found.items()})
         while True:
             wire.round = (result.round + 1) if result else 1
             try:
@@ -172,22 +238,30 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
             for u in result.updates:
                 sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "client": u.client_id,
                       "num_examples": u.num_examples, **u.metrics})
+            for r in result.rejected:
+                rejected.append(r.as_dict())
+                say(f"round {r.round}: refused the update of {r.client_id}: {r.reason}")
+                sink({"paradigm": "federated", "runtime": "flower", "rejected": True, **r.as_dict()})
+            for lang in result.absent:
+                sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "client": lang,
+                      "absent": nodes.absent.get(lang, "no reply")})
             say(f"round {result.round}/{cfg.federated.rounds}: {round_s[-1]:.1f} s, "
+                f"{len(result.updates)} of {len(result.updates) + len(result.absent)} sampled clients answered, "
                 f"{sum(r['bytes'] for r in wire.rows if r['round'] == result.round)} bytes on the wire")
             if dev_eval_due(cfg, result.round):
-                for lang, m in evaluate_all(grid, nodes, _state_for(result), "dev", cfg).items():
+                for lang, m in evaluate_all(nodes, _state_for(result), "dev", cfg).items():
                     sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "lang": lang,
                           "split": "dev", **m})
             t_round = time.perf_counter()
         wire.round = cfg.federated.rounds + 1  # the final evaluation
-        test = evaluate_all(grid, nodes, _state_for(result), "test", cfg)
+        test = evaluate_all(nodes, _state_for(result), "test", cfg)
         for lang, m in test.items():
             sink({"paradigm": "federated", "runtime": "flower", "round": cfg.federated.rounds, "lang": lang,
                   "split": "test", **m})
     finally:
         metrics_fh.close()
     summary = write_results(output, cfg, result, test, found, wire, round_s, time.perf_counter() - t_start,
-                            init, backbone_params, list(labels))
+                            init, backbone_params, list(labels), rejected, nodes.log)
     say(f"done: mean test accuracy {summary['mean_accuracy']:.3f}; results in {output}")
     return summary
 

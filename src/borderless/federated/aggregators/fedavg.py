@@ -12,7 +12,6 @@ import torch
 from borderless.tuning.state import State
 
 
-
 class AggregationError(ValueError):
     """Client replies that cannot be averaged, naming the client and key."""
 
@@ -28,21 +27,10 @@ def fedavg(updates: Sequence[tuple[State, int]]) -> State:
 
 def weighted_mean(updates: Sequence[tuple[State, float]]) -> State:
     """``sum_k w_k * state_k / sum_k w_k`` for non-negative real weights (not all zero), with FedAvg's checks."""
-    if not updates:
-        raise AggregationError("no client updates to aggregate")
-    ref_state, _ = updates[0]
+    ref_state = check_replies(updates)
     for k, (state, w) in enumerate(updates):
         if not w >= 0:
             raise AggregationError(f"client {k}: weight must be >= 0, got {w!r}")
-        missing, extra = sorted(set(ref_state) - set(state)), sorted(set(state) - set(ref_state))
-        if missing or extra:
-            raise AggregationError(f"client {k}: keys differ from client 0 (missing {missing}, unexpected {extra})")
-        for key, value in state.items():
-            ref = ref_state[key]
-            if value.shape != ref.shape or value.dtype != ref.dtype:
-                raise AggregationError(
-                    f"client {k}: {key} is {tuple(value.shape)} {value.dtype}, client 0 sent {tuple(ref.shape)} {ref.dtype}"
-                )
     total = float(sum(w for _, w in updates))
     if total <= 0:
         raise AggregationError("all weights are zero")
@@ -53,3 +41,21 @@ def weighted_mean(updates: Sequence[tuple[State, float]]) -> State:
             acc += state[key].to(torch.float64) * (w / total)
         out[key] = acc.to(ref.dtype)
     return out
+
+
+def check_replies(updates: Sequence[tuple[State, float]]) -> State:
+    """Every client sent the same keys with the same shapes and dtypes as client 0; returns client 0's state."""
+    if not updates:
+        raise AggregationError("no client updates to aggregate")
+    ref_state, _ = updates[0]
+    for k, (state, _) in enumerate(updates):
+        missing, extra = sorted(set(ref_state) - set(state)), sorted(set(state) - set(ref_state))
+        if missing or extra:
+            raise AggregationError(f"client {k}: keys differ from client 0 (missing {missing}, unexpected {extra})")
+        for key, value in state.items():
+            ref = ref_state[key]
+            if value.shape != ref.shape or value.dtype != ref.dtype:
+                raise AggregationError(
+                    f"client {k}: {key} is {tuple(value.shape)} {value.dtype}, client 0 sent {tuple(ref.shape)} {ref.dtype}"
+                )
+    return ref_state

@@ -1,0 +1,142 @@
+"""Exact resume: a run stopped at any round continues to the same numbers and the same final state."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from borderless.checkpoint import NAME, Checkpointer, CheckpointError
+from borderless.config import load_config
+from borderless.runner import run
+from conftest import WORDS, tiny_config_text, write_language
+
+
+def _config(tmp_path, sib200_dir, *overrides):
+    p = tmp_path / "c.toml"
+    p.write_text(tiny_config_text(sib200_dir, ("eng_Latn", "hau_Latn", "amh_Ethi"),
+                                  "eval_every = 1\npersonal_steps = 2\npersonal_eval_every = 1"))
+    return p, load_config(p, ["federated.rounds=3", "train.patience=5", 'federated.aggregator="fedavgm"', *overrides])
+
+
+def _rows(folder):
+    rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in rows]
+
+
+def _same_run(a, b):
+    ra, rb = (json.loads((f / "results.json").read_text()) for f in (a, b))
+    for p in ra["paradigms"]:
+        assert ra["paradigms"][p]["test_accuracy"] == rb["paradigms"][p]["test_accuracy"], p
+        assert ra["paradigms"][p]["stopping"] == rb["paradigms"][p]["stopping"], p
+        assert ra["paradigms"][p]["optimizer_steps"] == rb["paradigms"][p]["optimizer_steps"], p
+    assert _rows(a) == _rows(b)  # every logged loss and dev accuracy, in order
+    sa, sb = load_file(a / "federated_state.safetensors"), load_file(b / "federated_state.safetensors")
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)  # bit for bit
+    assert not (a / NAME).exists() and not (b / NAME).exists()  # a finished run leaves no checkpoint
+
+
+class Killed(BaseException):
+    pass
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory, tiny_backbone):
+    """One uninterrupted run, the reference for every interrupted one."""
+    root = tmp_path_factory.mktemp("whole")
+    data = root / "sib200"
+    for lang in WORDS:
+        write_language(data, lang)
+    _, cfg = _config(root, data)
+    run(cfg, root / "run", progress=False, backbone=tiny_backbone)
+    return root, data
+
+
+# saves: monolingual 3 languages × (3 rounds + 1 done) = 1-12, centralized 13-15, federated 16-18, personal 19-21
+@pytest.mark.parametrize("after,paradigm", [(2, "monolingual"), (4, "monolingual"), (14, "centralized"),
+                                            (17, "federated"), (20, "federated_personal")])
+def test_a_run_stopped_after_any_round_resumes_to_the_same_result(whole, tmp_path, tiny_backbone, monkeypatch,
+                                                                  after, paradigm):
+    root, data = whole
+    _, cfg = _config(root, data)
+    real_save, calls = Checkpointer.save, {"n": 0, "at": None}
+
+    def save_then_die(self, name, record):
+        real_save(self, name, record)
+        calls["n"] += 1
+        if calls["n"] == after:
+            calls["at"] = name
+            raise Killed  # as if the process died right after writing the checkpoint
+
+    monkeypatch.setattr(Checkpointer, "save", save_then_die)
+    with pytest.raises(Killed):
+        run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone)
+    assert calls["at"] == paradigm
+    assert (tmp_path / "cut" / NAME).exists() and not (tmp_path / "cut" / "results.json").exists()
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone, resume=True)
+    _same_run(root / "run", tmp_path / "cut")
+
+
+def test_sigkill_mid_run_then_resume_from_the_command_line(tmp_path, sib200_dir):
+    path, _ = _config(tmp_path, sib200_dir)
+    cli = [sys.executable, "-m", "borderless.cli"]
+    # federated only, a fixed budget of 80 rounds: long enough to be killed in the middle of it
+    sets = ["--set", "federated.rounds=80", "--set", 'federated.aggregator="fedavgm"', "--set", 'train.stop="budget"',
+            "--set", 'run.paradigms=["federated"]', "--quiet"]
+    env = {**os.environ, "BORDERLESS_CACHE": str(tmp_path / "cache")}
+    subprocess.run(cli + ["run", str(path), "-o", str(tmp_path / "whole")] + sets, check=True, env=env,
+                   capture_output=True, timeout=600)
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(cli + ["run", str(path), "-o", str(cut)] + sets, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until the federation is under way
+        if (cut / NAME).exists():
+            try:
+                cur = torch.load(cut / NAME, weights_only=True).get("current")
+            except Exception:  # noqa: BLE001 - being replaced right now
+                cur = None
+            if cur and cur["paradigm"] == "federated" and cur["record"]["carry"]["round"] >= 3:
+                break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (cut / "results.json").exists()
+    out = subprocess.run(cli + ["run", "--resume", str(cut)] + sets[-1:], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    _same_run(tmp_path / "whole", cut)
+
+
+def test_damaged_or_foreign_checkpoints_are_refused_with_the_reason(tmp_path, sib200_dir, tiny_backbone, monkeypatch):
+    _, cfg = _config(tmp_path, sib200_dir)
+    folder = tmp_path / "r"
+    with pytest.raises(CheckpointError, match="no checkpoint to resume from"):
+        run(cfg, folder, progress=False, backbone=tiny_backbone, resume=True)
+    real_save = Checkpointer.save
+
+    def die(self, paradigm, record):
+        real_save(self, paradigm, record)
+        raise Killed
+
+    monkeypatch.setattr(Checkpointer, "save", die)
+    with pytest.raises(Killed):
+        run(cfg, folder, progress=False, backbone=tiny_backbone)
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    _, other = _config(tmp_path, sib200_dir, "train.lr=0.5")
+    with pytest.raises(CheckpointError, match=r"another config \(differs in train.lr\)"):
+        run(other, folder, progress=False, backbone=tiny_backbone, resume=True)
+    good = (folder / NAME).read_bytes()
+    (folder / NAME).write_bytes(good[: len(good) // 2])
+    with pytest.raises(CheckpointError, match="damaged"):
+        run(cfg, folder, progress=False, backbone=tiny_backbone, resume=True)
+    metrics_before = (folder / "metrics.jsonl").read_bytes()
+    assert metrics_before  # nothing already written was touched by the refusals
+    assert (folder / "config.toml").exists()

@@ -140,3 +140,18 @@ def test_damaged_or_foreign_checkpoints_are_refused_with_the_reason(tmp_path, si
     metrics_before = (folder / "metrics.jsonl").read_bytes()
     assert metrics_before  # nothing already written was touched by the refusals
     assert (folder / "config.toml").exists()
+
+
+def test_a_setting_added_since_the_checkpoint_counts_as_its_default():
+    import copy
+
+    from borderless.checkpoint import config_differences
+    from borderless.config import Config
+
+    now = Config().to_dict()
+    older = copy.deepcopy(now)
+    del older["federated"]["min_clients"]  # written by a borderless without this setting
+    assert config_differences(older, now) == []
+    changed = copy.deepcopy(now)
+    changed["federated"]["min_clients"] = 2
+    assert config_differences(older, changed) == ["federated.min_clients"]

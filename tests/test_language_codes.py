@@ -47,3 +47,9 @@ def test_plain_iso_codes_and_bad_codes():
 
 def test_config_and_module_agree_on_distance_kinds():
     assert DISTANCES == DISTANCE_KINDS
+
+
+def test_collective_codes_get_a_named_stand_in():
+    for code, member in (("nah", "nhe"), ("oto", "ote")):
+        info = resolve(code)
+        assert info.code == code and info.uriel == member and "collective code" in info.notes[0]

@@ -61,8 +61,16 @@ def _flat(d: dict, prefix: str = "") -> dict[str, object]:
 
 
 def config_differences(saved: dict, current: dict) -> list[str]:
-    a, b = _flat(saved), _flat(current)
-    return sorted(k for k in set(a) | set(b) if json.dumps(a.get(k), default=str) != json.dumps(b.get(k), default=str))
+    """Keys whose values differ. A key one side lacks (a setting added to borderless since the
+    checkpoint was written) counts as its default there, so a newer borderless can resume."""
+    from borderless.config import Config
+
+    a, b, default = _flat(saved), _flat(current), _flat(Config().to_dict())
+
+    def value(d: dict, k: str) -> str:
+        return json.dumps(d[k] if k in d else default.get(k), default=str)
+
+    return sorted(k for k in set(a) | set(b) if value(a, k) != value(b, k))
 
 
 def load(folder: Path, config: dict) -> dict:

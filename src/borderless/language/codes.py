@@ -12,6 +12,7 @@ Every such substitution is recorded; nothing is guessed silently.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import json
 import logging
@@ -112,6 +113,15 @@ class LanguageInfo:
         return self.uriel is not None
 
 
+# ISO 639-2/639-5 collective codes that datasets use (AmericasNLI's ``nah`` and ``oto``): URIEL has
+# individual languages only, so a representative member stands in, and the report says which.
+COLLECTIVE_TO_INDIVIDUAL = {
+    "nah": ("nhe", "'nah' is the collective code of the Nahuatl languages; Eastern Huasteca Nahuatl, the most "
+                   "spoken one, stands in (the data does not name its variety)"),
+    "oto": ("ote", "'oto' is the collective code of the Otomian languages; Mezquital Otomi (Hñähñu) stands in"),
+}
+
+
 def _iso639(code: str):
     from iso639 import Language
     from iso639.language import LanguageNotFoundError
@@ -125,6 +135,10 @@ def _iso639(code: str):
 def resolve(code: str) -> LanguageInfo:
     """Map one code. Unknown or unmappable codes come back with ``uriel=None`` and the reason in notes."""
     iso, _, script = code.partition("_")
+    stand_in, collective_note = COLLECTIVE_TO_INDIVIDUAL.get(iso, (iso, ""))
+    if collective_note:
+        info = resolve(stand_in + (f"_{script}" if script else ""))
+        return dataclasses.replace(info, code=code, notes=(collective_note, *info.notes))
     lang = _iso639(iso) if iso.isalpha() and len(iso) in (2, 3) else None
     if lang is None:
         return LanguageInfo(code, iso, script or None, "", None, None, None, "", "", "unknown",

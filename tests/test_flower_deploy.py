@@ -136,3 +136,53 @@ def _cmdline(proc_dir: Path) -> str:
         return (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_a_killed_node_is_absent_for_a_round_then_takes_part_again(deployment):
+    """federated.min_clients = 2 of 3: hau_Latn's SuperNode is killed after round 1, the run goes on
+    without it, it is restarted (its registered key, so the same node id) and answers again."""
+    import threading
+
+    from borderless.config import with_overrides
+    from borderless.flower.deploy import submit
+
+    dep, cfg, root = deployment
+    flaky = with_overrides(cfg, ["federated.rounds=5", "federated.min_clients=2", "deploy.round_timeout_s=60"])
+    out = root / "dropout"
+    seen: dict[str, float] = {}
+
+    def rows() -> list[dict]:
+        path = out / "metrics.jsonl"
+        return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+    def wait_for(cond, seconds: float = 300) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if any(cond(r) for r in rows()):
+                return True
+            time.sleep(0.2)
+        return False
+
+    def chaos() -> None:
+        if wait_for(lambda r: r.get("round") == 1 and r.get("client") == "hau_Latn" and "absent" not in r):
+            dep.procs.stop("node-hau_Latn", grace=0)  # SIGTERM, then SIGKILL at once
+            seen["killed"] = time.monotonic()
+        if wait_for(lambda r: r.get("absent") and r.get("client") == "hau_Latn"):
+            dep.restart_node("hau_Latn")  # waits out the SuperLink's hold on the killed session (<= 60 s)
+            seen["restarted"] = time.monotonic()
+
+    watcher = threading.Thread(target=chaos, daemon=True)
+    watcher.start()
+    try:
+        summary = submit(flaky, out, dep.ca, False, timeout=600, echo=False)
+    finally:
+        watcher.join(timeout=5)
+        if dep.procs.procs.get("node-hau_Latn") is None or dep.procs.procs["node-hau_Latn"].poll() is not None:
+            dep.restart_node("hau_Latn")  # the module's other tests need it
+    assert "killed" in seen and "restarted" in seen, seen
+    took = {r["round"]: set(r["took_part"]) for r in summary["participation"]}
+    assert took[1] == set(LANGS) and took[2] == set(LANGS) - {"hau_Latn"}
+    assert "hau_Latn" in summary["participation"][1]["absent"]
+    assert "hau_Latn" in took[4] | took[5], summary["participation"]  # back, resuming its batch stream
+    assert set(summary["test_accuracy"]) == set(LANGS)
+    assert "## Who took part" in (out / "report.md").read_text()

@@ -6,8 +6,10 @@ tests/test_flower_deploy.py."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from flwr.app import Context, MessageType, RecordDict
+from flwr.app import Context, Error, Message, MessageType, RecordDict
 
 from borderless.flower import client_app, server_app
 from borderless.flower.direct_grid import DirectGrid
@@ -27,6 +29,7 @@ class FlakyGrid(DirectGrid):
         self.node_config = {100 + i: {"language": l, "data-path": str(data)} for i, l in enumerate(LANGS)}
         super().__init__(client_app.app, self.node_config, run_config(cfg))
         self.dead: set[int] = set()
+        self.failing: set[int] = set()  # these answer with an error reply (the ClientApp crashed)
         self.sent: list[tuple[str, str, int]] = []  # (language, message type, batches_before) of every train message
 
     def kill(self, lang: str) -> None:
@@ -39,6 +42,13 @@ class FlakyGrid(DirectGrid):
         self.contexts[nid] = Context(run_id=self.run_id, node_id=nid, node_config=dict(self.node_config[nid]),
                                      state=RecordDict(), run_config=dict(run_cfg))
         return nid
+
+    def _deliver(self, msg):
+        if msg.metadata.dst_node_id in self.failing:
+            reply = Message(error=Error(code=0, reason="ClientApp crashed"), reply_to=msg)
+            reply.metadata.__dict__["_src_node_id"] = msg.metadata.dst_node_id
+            return reply
+        return super()._deliver(msg)
 
     def get_node_ids(self):
         return [n for n in self.contexts if n not in self.dead]
@@ -110,3 +120,18 @@ def test_without_min_clients_a_silent_node_stops_the_run_and_says_how_to_go_on(d
     with pytest.raises(server_app.DeploymentError, match=r"round 1: 2 of 3 nodes answered, 3 needed.*"
                                                           r"federated\.min_clients"):
         server_app.serve(grid, cfg, tmp_path / "out", say=say)
+
+
+def test_a_node_that_answers_with_an_error_is_absent_and_named(data3, tmp_path):
+    cfg = flower_config(data3, "federated.rounds=2", "federated.min_clients=2", "federated.eval_every=0")
+    grid = FlakyGrid(cfg, data3)
+
+    def say(msg: str) -> None:
+        if msg.startswith("all 3 languages connected"):
+            grid.failing.add(101)  # hau_Latn
+
+    summary = server_app.serve(grid, cfg, tmp_path / "out", say=say)
+    assert [r["absent"] for r in summary["participation"]] == [{"hau_Latn": "the node failed: ClientApp crashed"}] * 2
+    assert summary["absent_at_test"] == ["hau_Latn"] and set(summary["test_accuracy"]) == {"eng_Latn", "amh_Ethi"}
+    wire = [json.loads(x) for x in (tmp_path / "out" / "wire.jsonl").read_text().splitlines()]
+    assert any(r.get("error") == "ClientApp crashed" and r["bytes"] == 0 for r in wire)

@@ -87,10 +87,13 @@ def _node(args) -> int:
         return 0
     home = Path(args.home)
     procs = Processes(home / "logs")
-    proc = procs.start(f"node-{args.language}", argv, env={"FLWR_HOME": str(home / f"node-{args.language}")})
+    def start():
+        return procs.start(f"node-{args.language}", argv, env={"FLWR_HOME": str(home / f"node-{args.language}")})
+
+    proc = start()
     print(f"SuperNode for {args.language} (PID {proc.pid}) dialling {cfg.deploy.superlink}; its data stays in "
           f"{args.data}; log: {procs.log(f'node-{args.language}')}. Ctrl-C stops it.", flush=True)
-    return wait_forever(proc, procs)
+    return wait_forever(proc, procs, restart=start)  # a restarted node rejoins once the SuperLink lets it
 
 
 def _run(args) -> int:

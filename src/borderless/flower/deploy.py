@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,6 +189,10 @@ def submit(cfg: Config, output: Path, ca: Path | None, insecure: bool, keep_mess
                 os.killpg(proc.pid, 9)
                 proc.wait()
     results = output / "results.json"
+    stopped = output / "stopped.txt"  # server_app.STOPPED
+    if not results.exists() and stopped.exists():
+        raise DeployError(f"the federation stopped: {stopped.read_text(encoding='utf-8').strip()} "
+                          f"(metrics so far: {output / 'metrics.jsonl'})")
     if not results.exists():
         raise DeployError(f"the run ended without {results} (flwr run exit code {proc.returncode}). "
                           f"Last lines:\n{''.join(lines[-25:])}")
@@ -246,6 +251,12 @@ class LocalDeployment:
         return self.procs.start(f"node-{key_name or language}", argv,
                                 env={"FLWR_HOME": str(self.work / "home" / f"node-{key_name or language}")})
 
+    def restart_node(self, language: str) -> subprocess.Popen:
+        """Start a language's node again after it stopped or was killed (same key, so the same node id),
+        waiting out the SuperLink's hold on its previous session."""
+        self.procs.stop(f"node-{language}")
+        return start_rejoining(lambda: self.start_node(language, register_key=False), say=lambda m: None)
+
     def start(self) -> "LocalDeployment":
         self.start_superlink()
         for lang in self.cfg.data.languages:
@@ -300,12 +311,41 @@ def command_line(argv: list[str]) -> str:
     return " ".join(shlex.quote(a) for a in argv)
 
 
-def wait_forever(proc: subprocess.Popen, procs: Processes) -> int:
-    """Foreground a started process until it ends or Ctrl-C; stop it (by PID) either way."""
+# Flower's exit code when the SuperLink refuses to activate a SuperNode: after a node is killed, the
+# SuperLink holds its session until two missed heartbeats (2 x 30 s), so a node restarted at once
+# with the same key is refused for up to a minute. A restarted node retries within this window.
+ACTIVATION_REFUSED = 305
+REJOIN_WINDOW_S = 90.0
+
+
+def start_rejoining(start: Callable[[], subprocess.Popen], say: Callable[[str], None] = print,
+                    window_s: float = REJOIN_WINDOW_S, settle_s: float = 15.0) -> subprocess.Popen:
+    """Start a SuperNode that may be rejoining; while the SuperLink still holds its previous session,
+    start it again every 5 s (within ``window_s``). Returns once it has stayed up ``settle_s``."""
+    deadline = time.monotonic() + window_s
+    while True:
+        proc = start()
+        up = time.monotonic()
+        while proc.poll() is None and time.monotonic() - up < settle_s:
+            time.sleep(0.25)
+        if proc.poll() != ACTIVATION_REFUSED or time.monotonic() > deadline:
+            return proc
+        say("the SuperLink still holds this node's previous session (released two missed heartbeats after "
+            "it stopped); starting it again in 5 s")
+        time.sleep(5.0)
+
+
+def wait_forever(proc: subprocess.Popen, procs: Processes,
+                 restart: Callable[[], subprocess.Popen] | None = None) -> int:
+    """Foreground a started process until it ends or Ctrl-C; stop it (by PID) either way. With
+    ``restart``: a SuperNode refused activation (its previous session still held) is started again."""
     try:
-        while proc.poll() is None:
-            time.sleep(0.5)
-        return int(proc.returncode)
+        while True:
+            while proc.poll() is None:
+                time.sleep(0.5)
+            if restart is None or proc.returncode != ACTIVATION_REFUSED:
+                return int(proc.returncode)
+            proc = start_rejoining(restart)
     except KeyboardInterrupt:
         return 130
     finally:

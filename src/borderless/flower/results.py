@@ -51,7 +51,7 @@ def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wi
     (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
     save_file({k: v.contiguous() for k, v in result.state.items()}, str(folder / "final_state.safetensors"))
     participated = {l: len({r["round"] for r in wire.rows if r["direction"] == "up" and r["type"] == "train"
-                            and r["language"] == l}) for l in langs}
+                            and r["language"] == l and not r.get("error")}) for l in langs}
     per_round = wire.totals()
     up = [b for l in langs for b in wire.train_bytes(l, "up")]
     down = [b for l in langs for b in wire.train_bytes(l, "down")]
@@ -97,7 +97,7 @@ def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wi
 def _plots(folder: Path, s: dict, langs: list[str]) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(langs) + 2), 3.2))
-    ax.bar(langs, [100 * s["test_accuracy"][l] for l in langs], color="#3b7dd8")
+    ax.bar(langs, [100 * s["test_accuracy"].get(l, float("nan")) for l in langs], color="#3b7dd8")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Flower deployment: accuracy per language")
     ax.tick_params(axis="x", rotation=45)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from logging import INFO
+from logging import ERROR, INFO
 from pathlib import Path
 
 from flwr.app import Context, Message, MessageType, RecordDict
@@ -28,6 +28,7 @@ from borderless.paradigms import dev_eval_due
 from borderless.tuning.state import State
 
 app = ServerApp()
+STOPPED = "stopped.txt"  # in the results folder: why the federation stopped (a DeploymentError)
 
 
 class DeploymentError(RuntimeError):
@@ -38,7 +39,12 @@ class DeploymentError(RuntimeError):
 def main(grid: Grid, context: Context) -> None:
     cfg = config_from_run_config(dict(context.run_config))
     output = Path(str(context.run_config["output"]))
-    serve(grid, cfg, output, keep_messages=bool(context.run_config.get("keep-messages", False)))
+    try:
+        serve(grid, cfg, output, keep_messages=bool(context.run_config.get("keep-messages", False)))
+    except DeploymentError as err:  # said in one line, and left for `borderless deploy run` to report
+        log(ERROR, f"the federation stopped: {err}")
+        (output / STOPPED).write_text(f"{err}\n", encoding="utf-8")
+        raise
 
 
 def query_nodes(grid, node_ids: list[int], timeout: float) -> dict[int, dict]:
@@ -152,8 +158,9 @@ def plain_fit_many(nodes: Nodes, template: State, cfg: Config) -> Callable:
             nid = nodes.by_lang[req.client_id]
             sent[nid] = req.client_id
             settings = records.round_settings(rnd, req.seed, req.batches_before)
-            msgs.append(Message(records.train_instruction(req.state, settings),
-                                dst_node_id=nid, message_type=MessageType.TRAIN, group_id=str(rnd)))
+            # ttl: a node that comes back after the round ended must not train on the stale request
+            msgs.append(Message(records.train_instruction(req.state, settings), dst_node_id=nid,
+                                message_type=MessageType.TRAIN, group_id=str(rnd), ttl=cfg.deploy.round_timeout_s))
         by_node = nodes.exchange(msgs, sent, f"round {rnd}", cfg.federated.min_clients or None)
         updates = []
         for req in requests:
@@ -176,7 +183,7 @@ def evaluate_all(nodes: Nodes, state_for: Callable[[str], State], split: str, cf
     for lang, nid in nodes.by_lang.items():
         sent[nid] = lang
         msgs.append(Message(records.evaluate_instruction(state_for(lang), split), dst_node_id=nid,
-                            message_type=MessageType.EVALUATE))
+                            message_type=MessageType.EVALUATE, ttl=cfg.deploy.round_timeout_s))
     by_node = nodes.exchange(msgs, sent, f"{split} evaluation", cfg.federated.min_clients or None)
     return {lang: dict(by_node[nid].content.metric_records["metrics"]) for lang, nid in nodes.by_lang.items()
             if nid in by_node}

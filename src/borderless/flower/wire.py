@@ -32,6 +32,13 @@ class WireLog:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, msg: Message, direction: str, node_id: int) -> None:
+        if msg.has_error() or not msg.has_content():  # a node that failed or was lost: no content to measure
+            row = {"round": self.round, "direction": direction, "type": msg.metadata.message_type,
+                   "language": self.node_language.get(node_id, str(node_id)), "bytes": 0, "records": {},
+                   "error": msg.error.reason if msg.has_error() else "no content"}
+            with self._lock:
+                self.rows.append(row)
+            return
         content = msg.content
         row = {"round": self.round, "direction": direction, "type": msg.metadata.message_type,
                "language": self.node_language.get(node_id, str(node_id)), "bytes": records.payload_bytes(content),
@@ -74,7 +81,8 @@ class WireLog:
         """Bytes of the train messages of one client, one entry per round it took part in."""
         per: dict[int, int] = {}
         for r in self.rows:
-            if r["type"] == "train" and r["language"] == language and r["direction"] == direction:
+            if (r["type"] == "train" and r["language"] == language and r["direction"] == direction
+                    and not r.get("error")):
                 per[r["round"]] = per.get(r["round"], 0) + r["bytes"]
         return [per[k] for k in sorted(per)]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from flwr.app import Context, Error, Message, MessageType, RecordDict
 
 from borderless.flower import client_app, server_app
@@ -135,3 +136,43 @@ def test_a_node_that_answers_with_an_error_is_absent_and_named(data3, tmp_path):
     assert summary["absent_at_test"] == ["hau_Latn"] and set(summary["test_accuracy"]) == {"eng_Latn", "amh_Ethi"}
     wire = [json.loads(x) for x in (tmp_path / "out" / "wire.jsonl").read_text().splitlines()]
     assert any(r.get("error") == "ClientApp crashed" and r["bytes"] == 0 for r in wire)
+
+
+def test_a_stopped_federation_resumes_to_the_same_state(data3, tmp_path):
+    """The server checkpoints after every round; `deploy run --resume` continues after the last one,
+    with fresh node processes, to the same final state and results as an uninterrupted run."""
+    from safetensors.torch import load_file
+
+    from borderless.checkpoint import NAME, CheckpointError
+
+    cfg = flower_config(data3, "federated.rounds=3", 'federated.aggregator="fedavgm"', "federated.eval_every=1")
+    whole = server_app.serve(FlakyGrid(cfg, data3), cfg, tmp_path / "whole", say=lambda m: None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_in_round_2(msg: str) -> None:
+        if msg.startswith("round 2/"):
+            raise Stop  # the server process dies during round 2 (after round 1's checkpoint)
+
+    cut = tmp_path / "cut"
+    with pytest.raises(Stop):
+        server_app.serve(FlakyGrid(cfg, data3), cfg, cut, say=stop_in_round_2)
+    assert (cut / NAME).exists() and not (cut / "results.json").exists()
+    said = []
+    again = server_app.serve(FlakyGrid(cfg, data3), cfg, cut, say=said.append, resume=True)
+    assert "resuming after round 1 of 3" in said
+    a, b = load_file(tmp_path / "whole" / "final_state.safetensors"), load_file(cut / "final_state.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # bit for bit
+    assert again["test_accuracy"] == whole["test_accuracy"]
+    assert [r["round"] for r in again["participation"]] == [1, 2, 3]
+    rows = [(tmp_path / d / "metrics.jsonl").read_text().splitlines() for d in ("whole", "cut")]
+    strip = [[{k: v for k, v in json.loads(x).items() if "time" not in k and not k.endswith("_s")} for x in r] for r in rows]
+    assert strip[0] == strip[1]
+    assert not (cut / NAME).exists()
+    with pytest.raises(Stop):  # stopped again; resuming with another config is refused, naming the key
+        server_app.serve(FlakyGrid(cfg, data3), cfg, tmp_path / "cut2", say=stop_in_round_2)
+    other = flower_config(data3, "federated.rounds=3", 'federated.aggregator="fedavgm"', "federated.eval_every=1",
+                          "train.lr=0.5")
+    with pytest.raises(CheckpointError, match=r"another config \(differs in train\.lr\)"):
+        server_app.serve(FlakyGrid(other, data3), other, tmp_path / "cut2", resume=True)

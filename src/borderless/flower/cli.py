@@ -100,8 +100,9 @@ def _run(args) -> int:
     from borderless.flower.deploy import submit
 
     cfg = _config(args)
-    out = _output(args, "flower")
-    summary = submit(cfg, out, Path(args.ca) if args.ca else None, args.insecure, args.keep_messages)
+    out = Path(args.resume) if args.resume else _output(args, "flower")
+    summary = submit(cfg, out, Path(args.ca) if args.ca else None, args.insecure, args.keep_messages,
+                     resume=bool(args.resume))
     print(f"mean test accuracy {100 * summary['mean_accuracy']:.1f} %; results in {out.resolve()} (on the server)")
     return 0
 
@@ -201,6 +202,8 @@ def add_deploy_parser(sub) -> None:
             q.add_argument("--work", help=outputs[name][1])
         if name == "run":
             q.add_argument("--ca", help="the SuperLink's CA certificate (ca.crt)")
+            q.add_argument("--resume", metavar="DIR", help="continue the stopped federation whose results folder "
+                           "(on the server machine) is DIR, from its last finished round")
             q.add_argument("--insecure", action="store_true", help="connect without TLS (prints a warning)")
         if name == "local":
             q.add_argument("--insecure", action="store_true", help="no TLS, no authentication (prints a warning)")

@@ -141,7 +141,7 @@ def register(cfg: Config, public_keys: list[Path], ca: Path | None, home: Path) 
     return out
 
 
-def write_app(folder: Path, cfg: Config, output: Path, keep_messages: bool = False) -> Path:
+def write_app(folder: Path, cfg: Config, output: Path, keep_messages: bool = False, resume: bool = False) -> Path:
     """The Flower app bundle's source: a pyproject naming borderless's ServerApp and ClientApp (both
     import from the installed package) and carrying the resolved config as run config."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def write_app(folder: Path, cfg: Config, output: Path, keep_messages: bool = Fal
             "components": {"serverapp": "borderless.flower.server_app:app",
                            "clientapp": "borderless.flower.client_app:app"},
             "config": {RUN_CONFIG_KEY: tomli_w.dumps(cfg.to_dict()), "output": str(Path(output).resolve()),
-                       "keep-messages": keep_messages},
+                       "keep-messages": keep_messages, "resume": resume},
         }}},
     }
     (folder / "pyproject.toml").write_text(tomli_w.dumps(project))
@@ -163,16 +163,17 @@ def write_app(folder: Path, cfg: Config, output: Path, keep_messages: bool = Fal
 
 
 def submit(cfg: Config, output: Path, ca: Path | None, insecure: bool, keep_messages: bool = False,
-           timeout: float | None = None, echo: bool = True) -> dict:
+           timeout: float | None = None, echo: bool = True, resume: bool = False) -> dict:
     """Submit the federation to the SuperLink, stream its log until it ends, return results.json.
-    ``output`` is a folder on the SuperLink's machine (the ServerApp writes it there)."""
+    ``output`` is a folder on the SuperLink's machine (the ServerApp writes it there). ``resume``:
+    continue the stopped federation whose checkpoint is in ``output``."""
     check_deployable(cfg)
-    output = _fresh_output(output)
+    output = Path(output).resolve() if resume else _fresh_output(output)
     if insecure:
         warn_insecure("`deploy run`")
     with tempfile.TemporaryDirectory(prefix="borderless-run-") as tmp:
         home = write_flower_home(Path(tmp) / "flwr", cfg.deploy.superlink, ca, insecure)
-        app = write_app(Path(tmp) / "app", cfg, output, keep_messages)
+        app = write_app(Path(tmp) / "app", cfg, output, keep_messages, resume)
         argv = [flower_executable("flwr"), "run", str(app), CONNECTION, "--stream"]
         proc = subprocess.Popen(argv, env=flower_env({"FLWR_HOME": str(home)}), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -263,8 +264,9 @@ class LocalDeployment:
             self.start_node(lang)
         return self
 
-    def run(self, output: Path, keep_messages: bool = False, timeout: float | None = None, echo: bool = True) -> dict:
-        return submit(self.cfg, output, self.ca, self.insecure, keep_messages, timeout, echo)
+    def run(self, output: Path, keep_messages: bool = False, timeout: float | None = None, echo: bool = True,
+            resume: bool = False) -> dict:
+        return submit(self.cfg, output, self.ca, self.insecure, keep_messages, timeout, echo, resume)
 
     def stop(self) -> None:
         self.procs.stop_all()

@@ -19,12 +19,14 @@ from flwr.app import Context, Message, MessageType, RecordDict
 from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
+from borderless.checkpoint import NAME as CHECKPOINT
+from borderless.checkpoint import CheckpointError
 from borderless.config import Config
 from borderless.federated.simulation import ClientUpdate, FitRequest, federate
 from borderless.flower import records
 from borderless.flower.node import check_deployable, config_from_run_config
 from borderless.flower.wire import RecordingGrid, WireLog
-from borderless.paradigms import dev_eval_due
+from borderless.paradigms import dev_eval_due, round_record
 from borderless.tuning.state import State
 
 app = ServerApp()
@@ -40,10 +42,13 @@ def main(grid: Grid, context: Context) -> None:
     cfg = config_from_run_config(dict(context.run_config))
     output = Path(str(context.run_config["output"]))
     try:
-        serve(grid, cfg, output, keep_messages=bool(context.run_config.get("keep-messages", False)))
-    except DeploymentError as err:  # said in one line, and left for `borderless deploy run` to report
-        log(ERROR, f"the federation stopped: {err}")
-        (output / STOPPED).write_text(f"{err}\n", encoding="utf-8")
+        serve(grid, cfg, output, keep_messages=bool(context.run_config.get("keep-messages", False)),
+              resume=bool(context.run_config.get("resume", False)))
+    except (DeploymentError, CheckpointError) as err:  # one line, left for `borderless deploy run` to report
+        again = (f" Once the nodes are back: `borderless deploy run CONFIG --resume {output}` continues after the "
+                 "last finished round." if (output / CHECKPOINT).exists() and isinstance(err, DeploymentError) else "")
+        log(ERROR, f"the federation stopped: {err}{again}")
+        (output / STOPPED).write_text(f"{err}{again}\n", encoding="utf-8")
         raise
 
 
@@ -190,21 +195,40 @@ def evaluate_all(nodes: Nodes, state_for: Callable[[str], State], split: str, cf
 
 
 def serve(grid, cfg: Config, output: Path, keep_messages: bool = False,
-          say: Callable[[str], None] = lambda m: log(INFO, m)) -> dict:
-    """Run the whole federation over ``grid`` and write the results folder. Returns results.json's dict."""
+          say: Callable[[str], None] = lambda m: log(INFO, m), resume: bool = False) -> dict:
+    """Run the whole federation over ``grid`` and write the results folder. Returns results.json's dict.
+    After every round the server saves a checkpoint (``checkpoint.pt``: the round's carry, i.e. global
+    and server-optimizer state, each client's batch-stream position, the sampler's RNG); ``resume``
+    continues a stopped run from it (`borderless deploy run --resume DIR`)."""
+    from borderless.checkpoint import NAME, Checkpointer, load
+
     check_deployable(cfg)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "metrics.jsonl").write_text("")
+    saved = load(output, cfg.to_dict()) if resume else None
+    metrics = output / "metrics.jsonl"
+    if saved is None:
+        metrics.write_text("")
+    else:
+        with metrics.open("r+b") as fh:  # rows written after the checkpoint belong to a round that is redone
+            fh.truncate(int(saved.get("metrics_bytes", 0)))
+        (output / STOPPED).unlink(missing_ok=True)
     wire = WireLog(output / "wire.jsonl", output / "messages" if keep_messages else None)
+    if saved is not None and (output / "wire.jsonl").exists():
+        done = saved["current"]["record"]["carry"]["round"] if saved.get("current") else 0
+        wire.rows = [r for r in (json.loads(x) for x in (output / "wire.jsonl").read_text().splitlines() if x.strip())
+                     if r["round"] <= done]
+    ckpt = Checkpointer(output, cfg.to_dict(), saved, metrics_position=lambda: metrics.stat().st_size)
     grid = RecordingGrid(grid, wire)
     t_start = time.perf_counter()
     try:
-        return _serve(grid, wire, cfg, output, say, t_start)
+        summary = _serve(grid, wire, cfg, output, say, t_start, ckpt)
     finally:
         wire.write()  # what crossed the wire, also when the run failed
+    (output / NAME).unlink(missing_ok=True)  # a finished run leaves no checkpoint
+    return summary
 
 
-def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) -> dict:
+def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, ckpt) -> dict:
     from borderless.flower.results import initial_state, write_results
     from borderless.runner import language_distances
 
@@ -231,10 +255,19 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
         metrics_fh.flush()
 
     result, round_s, rejected = None, [], []
+    saved = ckpt.resumed("federated")
+    if saved is not None:
+        round_s, rejected, nodes.log = list(saved["round_s"]), list(saved["rejected"]), list(saved["participation"])
+        say(f"resuming after round {saved['carry']['round']} of {cfg.federated.rounds}")
     try:
         t_round = time.perf_counter()
         rounds = federate(list(cfg.data.languages), fit_many, init, cfg.train, cfg.federated, cfg.run.seed, distances,
-                          {lang: int(info["num_examples"]) for lang, (_, info) in found.items()})
+                          {lang: int(info["num_examples"]) for lang, (_, info) in found.items()},
+                          resume=saved["carry"] if saved else None)
+        if saved is not None and saved["carry"]["round"] >= cfg.federated.rounds:
+            from borderless.paradigms import round_from_record
+
+            result = round_from_record(saved["result"])
         while True:
             wire.round = (result.round + 1) if result else 1
             try:
@@ -259,6 +292,8 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float) 
                 for lang, m in evaluate_all(nodes, _state_for(result), "dev", cfg).items():
                     sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "lang": lang,
                           "split": "dev", **m})
+            ckpt.save("federated", {"carry": result.carry, "result": round_record(result), "round_s": round_s,
+                                    "rejected": rejected, "participation": nodes.log})
             t_round = time.perf_counter()
         wire.round = cfg.federated.rounds + 1  # the final evaluation
         test = evaluate_all(nodes, _state_for(result), "test", cfg)

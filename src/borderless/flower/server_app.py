@@ -52,11 +52,16 @@ def main(grid: Grid, context: Context) -> None:
         raise
 
 
-def query_nodes(grid, node_ids: list[int], timeout: float) -> dict[int, dict]:
-    """{node id: node info (language, example count, labels)} of the nodes that answered."""
+def query_nodes(grid, node_ids: list[int], timeout: float, strict: bool = True,
+                say: Callable[[str], None] = lambda m: None) -> dict[int, dict]:
+    """{node id: node info (language, example count, labels)} of the nodes that answered. A node whose
+    client cannot start stops the run (``strict``) or is skipped with a message (a node rejoining)."""
     msgs = [Message(RecordDict(), dst_node_id=n, message_type=MessageType.QUERY) for n in node_ids]
     known = {}
     for reply in grid.send_and_receive(msgs, timeout=timeout):
+        if reply.has_error() and not strict:
+            say(f"node {reply.metadata.src_node_id} could not start its client: {reply.error.reason}; ignored")
+            continue
         if reply.has_error():
             raise DeploymentError(f"node {reply.metadata.src_node_id} could not start its client: "
                                   f"{reply.error.reason} (see that node's log)")
@@ -114,7 +119,8 @@ class Nodes:
         new = [n for n in self.grid.get_node_ids() if n not in self.seen]
         if not new:
             return
-        for nid, info in query_nodes(self.grid, new, min(60.0, self.cfg.deploy.round_timeout_s)).items():
+        for nid, info in query_nodes(self.grid, new, min(60.0, self.cfg.deploy.round_timeout_s), strict=False,
+                                     say=self.say).items():
             self.seen.add(nid)
             lang = str(info["language"])
             if lang in self.by_lang and list(info["labels"]) == self.labels:

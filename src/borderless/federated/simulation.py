@@ -31,7 +31,13 @@ class ClientUpdate:
     state: State
     num_examples: int
     metrics: dict[str, float]
-    members: tuple[str, ...] = ()  # a secure sum: the clients whose updates it holds (else just client_id)
+
+
+@dataclass(frozen=True)
+class SecureSum(ClientUpdate):
+    """Not a client's message: what the server unmasks under SecAgg+, the sum of ``members``' updates."""
+
+    members: tuple[str, ...] = ()
 
 
 @dataclass
@@ -133,7 +139,7 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
         requests = [FitRequest(cid, personal.get(cid, state), client_seed(seed, rnd, idx),
                                trained[cid] * train_cfg.local_steps) for idx, cid in enumerate(sampled)]
         replies = fit_many(rnd, requests)  # on Flower with federated.min_clients: those that answered
-        answered = {cid for u in replies for cid in (u.members or (u.client_id,))}
+        answered = {cid for u in replies for cid in (u.members if isinstance(u, SecureSum) else (u.client_id,))}
         absent = [r.client_id for r in requests if r.client_id not in answered]
         for r in requests:
             if r.client_id in answered:  # an absent client's batch stream waits for its next round

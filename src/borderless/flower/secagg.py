@@ -23,7 +23,7 @@ from flwr.server.workflow import SecAggPlusWorkflow
 from flwr.server.workflow.constant import MAIN_CONFIGS_RECORD, MAIN_PARAMS_RECORD, Key
 
 from borderless.config import Config
-from borderless.federated.simulation import ClientUpdate, FitRequest
+from borderless.federated.simulation import ClientUpdate, FitRequest, SecureSum
 from borderless.flower import records
 from borderless.tuning.state import State
 
@@ -104,6 +104,6 @@ def secagg_fit_many(grid, nodes: dict[str, int], template: State, cfg: Config, m
             metrics.update({f"{lang}/{k}": float(v) for k, v in res.metrics.items()})
             metrics[f"{lang}/num_examples"] = float(res.num_examples)
         members = tuple(by_node[int(proxy.node_id)] for proxy, _ in strategy.results)
-        return [ClientUpdate(f"secure sum of {len(strategy.results)} clients", mean, total, metrics, members)]
+        return [SecureSum(f"secure sum of {len(strategy.results)} clients", mean, total, metrics, members)]
 
     return fit_many

@@ -28,7 +28,7 @@ def read_cells(folder: Path) -> list[dict]:
         cells.append({"cell": path.parent.name, "attack": cfg.get("attack", "none"), "rule": cfg["aggregator"],
                       "attacker": attackers[0] if attackers else "", "mean": statistics.fmean(acc.values()),
                       "honest_mean": statistics.fmean(honest.values()), "honest_worst": min(honest.values()),
-                      "rejected": len(fed.get("rejected_updates", [])),
+                      "rejected": len(fed.get("rejected_updates", [])), "accuracy": acc,
                       "majority": statistics.fmean(r["majority_class_accuracy"].values())
                       if isinstance(r.get("majority_class_accuracy"), dict) else r.get("majority_class_accuracy"),
                       "probe": r["probes"]["federated"]["mean_accuracy"]
@@ -40,7 +40,10 @@ def read_cells(folder: Path) -> list[dict]:
 def table(cells: list[dict]) -> tuple[dict, list[str], list[str]]:
     """{(attack, rule): (mean, honest worst, attackers)} averaged over attackers."""
     grid: dict[tuple[str, str], list[dict]] = {}
+    attackers = {c["attacker"] for c in cells if c["attacker"]}
     for c in cells:
+        if c["attack"] == "none" and attackers:  # the same languages as the attack rows' "honest" ones
+            c = {**c, "honest_worst": min(a for l, a in c["accuracy"].items() if l not in attackers)}
         grid.setdefault((c["attack"], c["rule"]), []).append(c)
     attacks = [a for a in ATTACK_ORDER if any(k[0] == a for k in grid)]
     rules = [r for r in RULE_ORDER if any(k[1] == r for k in grid)]
@@ -60,7 +63,9 @@ def markdown(cells: list[dict]) -> str:
              f"(attacker(s) so far: {', '.join(attackers) or 'none yet'}; averaged over them). "
              f"Floors: majority class {100 * floors['majority']:.1f} %, federated probe "
              f"{100 * floors['probe']:.1f} %. Each cell: mean test accuracy over all seven languages / the "
-             "worst honest language (%); `r` = updates the server refused (non-finite values).", "",
+             "worst honest language (%; in the no-attack row too, the attackers' languages are left out of "
+             "the worst, so the rows compare the same languages); `r` = updates the server refused "
+             "(non-finite values).", "",
              "| attack | " + " | ".join(rules) + " |", "|---|" + "---|" * len(rules)]
     for a in attacks:
         row = []

@@ -14,6 +14,7 @@ links=()
 for d in ${TORCH_WHEELS:-/opt/wheels}; do
   if [ -d "$d" ]; then links+=(--find-links "$d"); fi
 done
+cp requirements.lock requirements.lock.new  # uv keeps the pins already there: only what changed moves
 PYTHONPATH=src .venv/bin/python -m borderless.lockfile build-requires \
   | .venv/bin/uv pip compile pyproject.toml - --extra test --generate-hashes \
       --python-version 3.11 --python-platform x86_64-manylinux_2_28 --no-emit-package torch \

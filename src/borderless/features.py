@@ -39,12 +39,12 @@ def ids_key(ids: list[int]) -> bytes:
     return hashlib.sha1(np.asarray(ids, dtype=np.int64).tobytes()).digest()
 
 
-def _mean_pooled_backbone(model: torch.nn.Module):
-    def pool(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * m).sum(1) / m.sum(1).clamp_min(1.0)
-    return pool
+def _pooled_backbone(model: torch.nn.Module, pooling: str = "mean"):
+    from borderless.tuning.classifier import pool
+
+    def run(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask, pooling)
+    return run
 
 
 @torch.inference_mode()
@@ -62,19 +62,22 @@ def _batched(pool, data: TokenizedSet, idx: list[int], batch_size: int) -> torch
     return out if out is not None else torch.zeros(0)
 
 
-def pooled_features(model: torch.nn.Module, data: TokenizedSet, idx: list[int], batch_size: int) -> torch.Tensor:
-    """Mean over the real tokens of the last hidden state (the same pooling as the classifier's head)."""
+def pooled_features(model: torch.nn.Module, data: TokenizedSet, idx: list[int], batch_size: int,
+                    pooling: str = "mean") -> torch.Tensor:
+    """The last hidden state pooled over the real tokens (mean) or at the last real token (last): the
+    same pooling as the classifier's head."""
     model.eval()
-    return _batched(_mean_pooled_backbone(model), data, idx, batch_size)
+    return _batched(_pooled_backbone(model, pooling), data, idx, batch_size)
 
 
 class FeatureStore:
     """Features of one backbone, on disk and in memory. ``get`` computes only what is missing."""
 
-    def __init__(self, folder: Path | None, model: torch.nn.Module, batch_size: int = 64):
+    def __init__(self, folder: Path | None, model: torch.nn.Module, batch_size: int = 64, pooling: str = "mean"):
         self.folder = Path(folder) if folder else None
         self.model = model
         self.batch_size = batch_size
+        self.pooling = pooling
         self._mem: dict[bytes, torch.Tensor] = {}
         self.computed = 0  # sentences run through the backbone by this store (for tests and logs)
         if self.folder and self.folder.is_dir():
@@ -93,7 +96,7 @@ class FeatureStore:
         missing = sorted({i for i, k in enumerate(keys) if k not in self._mem}, key=lambda i: keys[i])
         missing = list({keys[i]: i for i in missing}.values())  # one forward per distinct sentence
         if missing:
-            feats = pooled_features(self.model, data, missing, self.batch_size)
+            feats = pooled_features(self.model, data, missing, self.batch_size, self.pooling)
             self.computed += len(missing)
             new = {keys[i]: f for i, f in zip(missing, feats)}
             self._mem.update(new)
@@ -119,9 +122,12 @@ class FeatureStore:
             pass  # a cache that cannot be written only costs recomputation next time
 
 
-def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Module, batch_size: int = 64) -> FeatureStore:
-    folder = Path(cache_dir) / "features" / backbone_key(backbone_name, model) if cache_dir else None
-    return FeatureStore(folder, model, batch_size)
+def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Module, batch_size: int = 64,
+                  pooling: str = "mean") -> FeatureStore:
+    """Mean-pooled features keep the folder they always had; other poolings get their own."""
+    key = backbone_key(backbone_name, model) + ("" if pooling == "mean" else f"-{pooling}")
+    folder = Path(cache_dir) / "features" / key if cache_dir else None
+    return FeatureStore(folder, model, batch_size, pooling)
 
 
 def start_features(classifier: torch.nn.Module, data: TokenizedSet, batch_size: int) -> torch.Tensor:

@@ -169,6 +169,14 @@ def data_section(summary: dict) -> list[str]:
     return out + [""]
 
 
+def head_words(method: dict) -> str:
+    if method.get("classifier") == "verbalizer":
+        words = method.get("verbalizer") or {}
+        return "no head: verbalizer" + (f" ({', '.join(f'{k} → {v!r}' for k, v in words.items())})" if words else
+                                         " (each label's own name)")
+    return f"head init {method.get('head_init', 'random')}"
+
+
 def write_report(folder: Path, summary: dict) -> Path:
     folder = Path(folder)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
@@ -185,7 +193,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"batch {c['train']['batch_size']}; lr {c['train']['lr']} (prompt), {c['train']['head_lr'] or c['train']['lr']} (head), "
         f"{c['train']['optimizer']}, schedule {c['train'].get('schedule', 'constant')} "
         f"(warm-up {c['train'].get('warmup', 0):g}), stop {c['train'].get('stop', 'budget')}; "
-        f"head init {c['method'].get('head_init', 'random')}; aggregation {c['federated']['aggregator']}.",
+        f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}.",
         "",
     ] + data_section(summary) + [
         "## Test accuracy (%) per language",
@@ -196,7 +204,10 @@ def write_report(folder: Path, summary: dict) -> Path:
         "on frozen features of the same training data (monolingual: one per language; centralized: pooled; "
         "fed: FedAvg of the head alone; fed+pers: the federated probe adapted by each client on its own "
         "data). ⚠ marks a tuned mean below its own probe."
-        + (f" Tuned heads start from these probes (LP-FT)." if c["method"].get("head_init") == "probe" else ""),
+        + (" Tuned heads start from these probes (LP-FT)." if c["method"].get("head_init") == "probe"
+           and c["method"].get("classifier", "head") == "head" else "")
+        + (" The verbalizer has no head to start from a probe: its round 0 is the prompted LM's zero-shot guess."
+           if c["method"].get("classifier") == "verbalizer" else ""),
         "",
     ] + [w + "\n" for w in floor_warnings(summary)] + zero_shot_section(summary) + [
         "## Cost",

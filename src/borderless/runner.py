@@ -29,7 +29,7 @@ from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
 from borderless.language.tokenization import tokenizer_stats
 from borderless.train import tokenize
-from borderless.tuning.factory import build_classifier, describe
+from borderless.tuning.factory import build_for, describe, pooling_of
 from borderless.tuning.state import state_num_bytes, state_num_params, trainable_state
 
 
@@ -75,7 +75,7 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
     if r.dev_score and cfg.train.probe_candidate and cfg.method.name != "head":
         out["dev_score"] = r.dev_score  # the dev criterion of the kept state: the probe competes on it
     if name.startswith("federated"):
-        probe_bytes = probes["federated"].bytes_per_client if cfg.method.head_init == "probe" else 0
+        probe_bytes = probes["federated"].bytes_per_client if cfg.method.probe_init else 0
         out["rounds_taken"] = r.extra.get("rounds_taken", cfg.federated.rounds)
         out["rejected_updates"] = r.extra.get("rejected_updates", [])
         out["bytes_per_client_total"] = (r.extra.get("bytes_per_client", 0) +
@@ -126,6 +126,15 @@ def partition_spec(c: DataConfig) -> PartitionSpec:
     return PartitionSpec(c.partition, c.num_clients, c.dirichlet_alpha, c.low_resource, c.low_resource_fraction)
 
 
+def text_template(cfg: Config, backbone: Backbone, data: dict[str, LanguageData]) -> str:
+    """``method.template``; unset, a decoder reads a sentence pair as "premise\\nhypothesis" (its
+    tokenizer's own pair encoding would repeat the start token between them)."""
+    if cfg.method.template or backbone.kind != "decoder":
+        return cfg.method.template
+    paired = any(ex.text_pair is not None for d in data.values() for ex in (d.train or d.test)[:1])
+    return "{text}\n{text_pair}" if paired else ""
+
+
 def build_workload(cfg: Config, backbone: Backbone, max_length: int,
                    data: dict[str, LanguageData] | None = None) -> tuple[Workload, tuple[str, ...]]:
     data = data if data is not None else load_data(cfg)
@@ -134,8 +143,10 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     labels = data[langs[0]].labels.names
     caps, seed = cfg.data, cfg.run.seed
 
+    template = text_template(cfg, backbone, data)
+
     def tok(examples, lang):
-        return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix, data[lang].allowed)
+        return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix, data[lang].allowed, template)
 
     capped = {l: stratified_cap(data[l].train, caps.max_train_per_language, seed) for l in langs}
     if caps.train_fraction < 1:  # data efficiency: a stratified fraction of what the cap kept
@@ -163,7 +174,8 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
 def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int) -> tuple[ProbeData, dict]:
     """Cached frozen features of every split (computed once per sentence and backbone, on disk)."""
     t0 = time.perf_counter()
-    store = feature_store(resolve_cache_dir(cfg.backbone), backbone.name, backbone.model, cfg.probe.feature_batch_size)
+    store = feature_store(resolve_cache_dir(cfg.backbone), backbone.name, backbone.model, cfg.probe.feature_batch_size,
+                          pooling_of(cfg.method))
     x, y = {}, {}
     for split, sets in (("train", work.train), ("dev", work.dev), ("test", work.test)):
         for lang, data in sets.items():
@@ -292,10 +304,10 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     if progress:
         print("frozen-feature probes (mean test accuracy): " + ", ".join(
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
-    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
+    model = build_for(backbone, labels, cfg.method, cfg.run.seed)
     base = trainable_state(model)
     init_probes, init_facts = (start_probes(cfg, model, work, pdata, probes)
-                               if cfg.method.head_init == "probe" and cfg.method.name != "head" else (None, {}))
+                               if cfg.method.probe_init else (None, {}))
     init = Start(base, init_probes)
     head_names = model.head_parameter_names()
 
@@ -347,7 +359,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             "bytes_per_client_per_round_up": state_num_bytes(init),
             "bytes_per_client_per_round_down": state_num_bytes(init),
             # the federated probe (head only) that federated tuning starts from, when head_init = "probe"
-            "probe_bytes_per_client": probes["federated"].bytes_per_client if cfg.method.head_init == "probe" else 0,
+            "probe_bytes_per_client": probes["federated"].bytes_per_client if cfg.method.probe_init else 0,
             "head_bytes": head_bytes,
         },
         "majority_class_accuracy": majority,

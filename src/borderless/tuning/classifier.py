@@ -1,4 +1,5 @@
-"""A tuned encoder plus a classification head on masked mean pooling of the real tokens."""
+"""A tuned backbone plus a classification head on pooled hidden states of the real tokens: their
+mean, or the last real token's (a decoder's summary of the whole text; batches are right-padded)."""
 
 from __future__ import annotations
 
@@ -15,19 +16,18 @@ class EncoderClassifier(nn.Module):
     ``release`` undoes whatever the method did to the shared backbone (LoRA layers, unfrozen weights)."""
 
     def __init__(self, encoder: nn.Module, hidden_size: int, num_labels: int, num_virtual_tokens: int = 0,
-                 release: Callable[[], None] | None = None):
+                 release: Callable[[], None] | None = None, pooling: str = "mean"):
         super().__init__()
         self.encoder = encoder
         self.num_virtual_tokens = num_virtual_tokens
         self.head = nn.Linear(hidden_size, num_labels)
+        self.pooling = pooling
         self._release = release
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """What the head sees: the mean of the real tokens' last hidden states (prompt positions dropped)."""
+        """What the head sees: the real tokens' last hidden states (prompt positions dropped), pooled."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        hidden = hidden[:, self.num_virtual_tokens :]
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
+        return pool(hidden[:, self.num_virtual_tokens :], attention_mask, self.pooling)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(input_ids, attention_mask))
@@ -45,6 +45,15 @@ class EncoderClassifier(nn.Module):
         if self._release is not None:
             self._release()
             self._release = None
+
+
+def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
+    """``mean``: the mean over the real tokens; ``last``: the last real token of each right-padded row."""
+    if pooling == "last":
+        last = attention_mask.sum(1).clamp_min(1) - 1
+        return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 
 
 def seeded(seed: int, build: Callable[[], EncoderClassifier]) -> EncoderClassifier:

@@ -24,13 +24,32 @@ BUILDERS = {
 }
 
 
+def pooling_of(cfg: MethodConfig) -> str:
+    """The pooling the head (and its probe) reads: last with the verbalizer unless set, else mean."""
+    return cfg.pooling or ("last" if cfg.classifier == "verbalizer" else "mean")
+
+
 def build_classifier(backbone_model: torch.nn.Module, hidden_size: int, num_labels: int, cfg: MethodConfig,
-                     seed: int) -> EncoderClassifier:
-    return BUILDERS[cfg.name](backbone_model, hidden_size, num_labels, cfg, seed)
+                     seed: int, verbalizer: torch.nn.Module | None = None) -> EncoderClassifier:
+    """``verbalizer``: a frozen head scoring label words (``borderless.tuning.verbalizer``) in place of
+    the trained linear head."""
+    model = BUILDERS[cfg.name](backbone_model, hidden_size, num_labels, cfg, seed)
+    model.pooling = pooling_of(cfg)
+    if verbalizer is not None:
+        model.head = verbalizer
+    return model
+
+
+def build_for(backbone, labels: list[str], cfg: MethodConfig, seed: int) -> EncoderClassifier:
+    """The classifier of ``cfg`` on a loaded backbone (with its verbalizer when configured)."""
+    from borderless.tuning.verbalizer import verbalizer_head
+
+    words = verbalizer_head(backbone, list(labels), cfg) if cfg.classifier == "verbalizer" else None
+    return build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg, seed, words)
 
 
 def describe(cfg: MethodConfig) -> str:
-    return {
+    text = {
         "prompt": f"soft prompt, {cfg.num_virtual_tokens} virtual tokens + linear head",
         "p_tuning": f"P-tuning, {cfg.num_virtual_tokens} virtual tokens via a {cfg.encoder_type} prompt encoder + linear head",
         "prefix": f"deep prompts (prefix tuning), {cfg.num_virtual_tokens} key/value prefixes per layer + linear head",
@@ -38,3 +57,7 @@ def describe(cfg: MethodConfig) -> str:
         "full": "full fine-tuning + linear head",
         "head": "linear head only (probe)",
     }[cfg.name]
+    if cfg.classifier == "verbalizer":
+        return text.replace(" + linear head", "") + " + verbalizer (the LM head scores each label's word; no head trained)"
+    pooling = pooling_of(cfg)
+    return text if pooling == "mean" else text + f" ({pooling}-token pooling)"

@@ -18,6 +18,12 @@ def build_lora_classifier(backbone_model: torch.nn.Module, hidden_size: int, num
     )
 
     def build() -> EncoderClassifier:
+        missing = [t for t in cfg.lora_targets if not any(n.split(".")[-1] == t for n, _ in backbone_model.named_modules())]
+        if missing:
+            linear = sorted({n.split(".")[-1] for n, m in backbone_model.named_modules() if isinstance(m, torch.nn.Linear)})
+            raise ValueError(f"method.lora_targets {list(cfg.lora_targets)}: {missing} match no module of this backbone; "
+                             f"its linear layers are {linear} (encoders: [\"query\", \"value\"]; Gemma: "
+                             f"[\"q_proj\", \"v_proj\"])")
         wrapped = peft_wrap(backbone_model, peft_cfg)
         return EncoderClassifier(wrapped, hidden_size, num_labels, 0, release=lambda: wrapped.unload())
 

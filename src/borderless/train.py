@@ -84,17 +84,16 @@ def tokenize(examples: list[Example], tokenizer, max_length: int, prefix: str = 
     only, so what follows it (a verbalizer's cue) is always kept."""
     if template:
         ids = [templated_ids(ex, tokenizer, max_length, prefix, template) for ex in examples]
-        return TokenizedSet(ids, [ex.label for ex in examples], [ex.uid for ex in examples],
-                            tokenizer.pad_token_id, None if allowed is None else [allowed] * len(examples))
-    texts = [prefix + ex.text for ex in examples]
-    pairs = [ex.text_pair for ex in examples]
-    if any(p is not None for p in pairs):
-        if any(p is None for p in pairs):
-            raise ValueError("a split mixes sentence pairs and single texts")
-        enc = tokenizer(texts, pairs, truncation=True, max_length=max_length)
     else:
-        enc = tokenizer(texts, truncation=True, max_length=max_length)
-    return TokenizedSet(list(enc["input_ids"]), [ex.label for ex in examples], [ex.uid for ex in examples],
+        texts = [prefix + ex.text for ex in examples]
+        pairs = [ex.text_pair for ex in examples]
+        if any(p is not None for p in pairs):
+            if any(p is None for p in pairs):
+                raise ValueError("a split mixes sentence pairs and single texts")
+            ids = list(tokenizer(texts, pairs, truncation=True, max_length=max_length)["input_ids"])
+        else:
+            ids = list(tokenizer(texts, truncation=True, max_length=max_length)["input_ids"])
+    return TokenizedSet(ids, [ex.label for ex in examples], [ex.uid for ex in examples],
                         tokenizer.pad_token_id, None if allowed is None else [allowed] * len(examples))
 
 

@@ -30,8 +30,12 @@ class Backbone:
     model: torch.nn.Module  # a transformers encoder (or a decoder's base model) returning last_hidden_state
     tokenizer: object
     input_prefix: str = ""
-    kind: str = "encoder"  # encoder | decoder (causal attention: a prompt, or the last token, sees the text)
     lm_head: torch.nn.Module | None = None  # a decoder's own LM head (the verbalizer scores label words with it)
+
+    @property
+    def kind(self) -> str:
+        """decoder (causal attention: only a later position sees the whole text) when it has an LM head."""
+        return "decoder" if self.lm_head is not None else "encoder"
 
     @property
     def hidden_size(self) -> int:
@@ -108,7 +112,7 @@ def _load_folder(name: str, folder: Path, input_prefix: str | None) -> Backbone:
 
 def _load_gemma(folder: Path, input_prefix: str | None) -> Backbone:
     model, lm_head, tokenizer = gemma.load(folder)
-    return Backbone(gemma.NAME, model, tokenizer, input_prefix or "", "decoder", lm_head)
+    return Backbone(gemma.NAME, model, tokenizer, input_prefix or "", lm_head)
 
 
 BUILT_IN = ("e5-small", gemma.NAME, "tiny-random", "tiny-random-decoder")
@@ -136,7 +140,7 @@ def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -
         backbone = Backbone(name, model, tokenizer, input_prefix or "")
     elif name == "tiny-random-decoder":
         model, lm_head, tokenizer = tiny_random.build_decoder()
-        backbone = Backbone(name, model, tokenizer, input_prefix or "", "decoder", lm_head)
+        backbone = Backbone(name, model, tokenizer, input_prefix or "", lm_head)
     elif Path(name).expanduser().is_dir():
         backbone = _load_folder(name, Path(name).expanduser(), input_prefix)
     else:

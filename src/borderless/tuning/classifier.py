@@ -16,12 +16,12 @@ class EncoderClassifier(nn.Module):
     ``release`` undoes whatever the method did to the shared backbone (LoRA layers, unfrozen weights)."""
 
     def __init__(self, encoder: nn.Module, hidden_size: int, num_labels: int, num_virtual_tokens: int = 0,
-                 release: Callable[[], None] | None = None, pooling: str = "mean"):
+                 release: Callable[[], None] | None = None):
         super().__init__()
         self.encoder = encoder
         self.num_virtual_tokens = num_virtual_tokens
         self.head = nn.Linear(hidden_size, num_labels)
-        self.pooling = pooling
+        self.pooling = "mean"  # or "last": set from method.pooling by the factory
         self._release = release
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

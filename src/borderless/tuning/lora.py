@@ -18,7 +18,8 @@ def build_lora_classifier(backbone_model: torch.nn.Module, hidden_size: int, num
     )
 
     def build() -> EncoderClassifier:
-        missing = [t for t in cfg.lora_targets if not any(n.split(".")[-1] == t for n, _ in backbone_model.named_modules())]
+        names = [n for n, _ in backbone_model.named_modules()]  # PEFT's rule: the name or a dotted suffix of it
+        missing = [t for t in cfg.lora_targets if not any(n == t or n.endswith("." + t) for n in names)]
         if missing:
             linear = sorted({n.split(".")[-1] for n, m in backbone_model.named_modules() if isinstance(m, torch.nn.Linear)})
             raise ValueError(f"method.lora_targets {list(cfg.lora_targets)}: {missing} match no module of this backbone; "

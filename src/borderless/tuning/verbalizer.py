@@ -41,21 +41,20 @@ def label_words(labels: list[str], cfg: MethodConfig) -> list[str]:
 
 def label_token_ids(tokenizer, labels: list[str], cfg: MethodConfig) -> list[int]:
     """The first token of each label's word; two labels may not share it."""
-    words = label_words(labels, cfg)
-    ids = []
-    for label, word in zip(labels, words):
+    ids: list[int] = []
+    first: dict[int, str] = {}  # token id -> the label it already scores
+    for label, word in zip(labels, label_words(labels, cfg)):
         toks = tokenizer(word, add_special_tokens=False)["input_ids"]
         if not toks:
             raise VerbalizerError(f"method.verbalizer: the word {word!r} for label {label!r} has no tokens; give it a word")
-        ids.append(int(toks[0]))
-    seen: dict[int, str] = {}
-    for label, word, tid in zip(labels, words, ids):
-        if tid in seen:
+        tid = int(toks[0])
+        if tid in first:
             piece = tokenizer.convert_ids_to_tokens(tid)
             raise VerbalizerError(
-                f"method.verbalizer: labels {seen[tid]!r} and {label!r} both start with the token {piece!r}; give "
+                f"method.verbalizer: labels {first[tid]!r} and {label!r} both start with the token {piece!r}; give "
                 f"them words that start differently, e.g. [method.verbalizer] \"{label}\" = \" <another word>\"")
-        seen[tid] = label
+        first[tid] = label
+        ids.append(tid)
     return ids
 
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from borderless.backbones.resolve import load_backbone
-from borderless.config import load_config, resolve_cache_dir, with_overrides
+from borderless.backbones.resolve import load_configured
+from borderless.config import load_config, with_overrides
 from borderless.paradigms import Start, run_federated
 from borderless.runner import build_workload, fit_probes, load_data, probe_data
 from borderless.tuning.factory import build_classifier
@@ -102,7 +102,7 @@ def main() -> None:
     base = load_config(ROOT / "configs" / "seven_full.toml",
                        COMMON + [f"federated.rounds={args.rounds}", f"run.seed={args.seed}"])
     old_cfg = with_overrides(base, OLD)
-    backbone = load_backbone(base.backbone.name, resolve_cache_dir(base.backbone), base.backbone.input_prefix)
+    backbone = load_configured(base.backbone)
     work, labels = build_workload(base, backbone, base.backbone.max_length, load_data(base))
 
     results = {}

@@ -37,7 +37,7 @@ def test_unwritable_results_folder_fails_before_any_work(tmp_path, sib200_dir, c
     blocker.write_text("not a folder")
     cfg = tmp_path / "c.toml"
     cfg.write_text(tiny_config_text(sib200_dir))
-    monkeypatch.setattr(runner, "load_backbone", lambda *a, **k: pytest.fail("loaded a backbone first"))
+    monkeypatch.setattr(runner, "load_configured", lambda *a, **k: pytest.fail("loaded a backbone first"))
     assert main(["run", str(cfg), "-o", str(blocker / "results"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "cannot write the results folder" in err and str(blocker / "results") in err and "Traceback" not in err

@@ -1,6 +1,5 @@
 """The SIB-200 → URIEL mapping, on all 205 SIB-200 languages (URIEL+ ships in the urielplus wheel)."""
 
-import pytest
 
 from borderless.config import DISTANCES
 from borderless.language.codes import FEATURE_FAMILIES, mapping_table, resolve

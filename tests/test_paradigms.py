@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from borderless.config import load_config
-from borderless.paradigms import RUNNERS, make_clients
+from borderless.paradigms import RUNNERS
 from borderless.runner import build_workload, run
 from borderless.tuning.prompt import build_prompt_classifier
 from borderless.tuning.state import trainable_state

@@ -19,8 +19,8 @@ from pathlib import Path
 import tomli_w
 from tqdm.auto import tqdm
 
-from borderless.backbones.resolve import Backbone, load_backbone
-from borderless.config import CompareConfig, Config, ConfigError, config_from_dict, resolve_cache_dir, with_overrides
+from borderless.backbones.resolve import Backbone, load_configured
+from borderless.config import CompareConfig, Config, ConfigError, config_from_dict, with_overrides
 
 
 class StaleCellError(FileExistsError):
@@ -141,7 +141,7 @@ def run_compare(cfg: Config, output: Path, progress: bool = True, redo_changed: 
             bar.set_postfix_str(cell.key)
             if backbone is None:
                 t0 = time.perf_counter()
-                backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
+                backbone = load_configured(cfg.backbone)
                 if progress:
                     bar.write(f"backbone {backbone.name} loaded in {time.perf_counter() - t0:.1f} s")
             # an interrupted cell (no results.json) is started again from scratch

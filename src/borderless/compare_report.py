@@ -78,11 +78,10 @@ def data_facts(cfg: Config, need_tokenization: bool) -> tuple[dict[str, float], 
         majority[lang] = max(counts.values()) / len(test)
     tokenization = None
     if need_tokenization:
-        from borderless.backbones.resolve import load_backbone
-        from borderless.config import resolve_cache_dir
+        from borderless.backbones.resolve import load_configured
         from borderless.language.tokenization import tokenizer_stats
 
-        tok = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix).tokenizer
+        tok = load_configured(cfg.backbone).tokenizer
         tokenization = {l: tokenizer_stats(tok, [ex.text for ex in d.test]) for l, d in data.items()}
     return majority, tokenization
 

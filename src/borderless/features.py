@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from borderless.backbones.precision import frozen_dtype, running_in
 from borderless.train import TokenizedSet
 
 
@@ -42,8 +43,12 @@ def ids_key(ids: list[int]) -> bytes:
 def _pooled_backbone(model: torch.nn.Module, pooling: str = "mean"):
     from borderless.tuning.classifier import pool
 
+    dtype = frozen_dtype(model)
+
     def run(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return pool(model(input_ids=ids, attention_mask=mask).last_hidden_state, mask, pooling)
+        with running_in(dtype, ids.device.type):
+            hidden = model(input_ids=ids, attention_mask=mask).last_hidden_state
+        return pool(hidden.float(), mask, pooling)
     return run
 
 
@@ -126,6 +131,7 @@ def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Mo
                   pooling: str = "mean") -> FeatureStore:
     """Mean-pooled features keep the folder they always had; other poolings get their own."""
     key = backbone_key(backbone_name, model) + ("" if pooling == "mean" else f"-{pooling}")
+    key += "" if frozen_dtype(model) == torch.float32 else f"-{str(frozen_dtype(model)).removeprefix('torch.')}"
     folder = Path(cache_dir) / "features" / key if cache_dir else None
     return FeatureStore(folder, model, batch_size, pooling)
 

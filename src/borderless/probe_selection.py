@@ -34,7 +34,7 @@ PER_LANGUAGE = ("monolingual", "federated_personal")
 def select(summary: dict) -> dict:
     """Apply the probe candidate to every tuned paradigm of ``summary`` that has ``dev_score``
     (the dev criterion of its chosen state; absent under ``train.stop = "budget"``). Returns ``summary``."""
-    langs, zero_shot = summary["languages"], summary.get("zero_shot") or []
+    langs = summary["languages"]
     probes, nearest = summary.get("probes") or {}, summary.get("zero_shot_nearest") or {}
     for name in ("monolingual", "centralized", "federated", "federated_personal"):
         entry = summary["paradigms"].get(name)

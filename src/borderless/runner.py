@@ -12,7 +12,7 @@ import torch
 import tomli_w
 from tqdm.auto import tqdm
 
-from borderless.backbones.resolve import Backbone, load_backbone
+from borderless.backbones.resolve import Backbone, load_configured
 from borderless.config import Config, DataConfig, resolve_cache_dir
 from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
@@ -287,7 +287,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         torch.set_num_threads(cfg.run.threads)
     t0 = time.perf_counter()
     if backbone is None:
-        backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
+        backbone = load_configured(cfg.backbone)
     load_s = time.perf_counter() - t0
     max_length = min(cfg.backbone.max_length, backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
     work, labels = build_workload(cfg, backbone, max_length, data)

@@ -103,13 +103,13 @@ def fill_template(template: str, text: str, text_pair: str | None) -> tuple[str,
     import string
 
     before, after, seen = [], [], False
-    for literal, field, _, _ in string.Formatter().parse(template):
+    for literal, name, _, _ in string.Formatter().parse(template):
         out = after if seen else before
         out.append(literal)
-        if field == "text" and not seen:
+        if name == "text" and not seen:
             seen = True
-        elif field is not None:
-            out.append(text if field == "text" else (text_pair or ""))
+        elif name is not None:
+            out.append(text if name == "text" else (text_pair or ""))
     return "".join(before), "".join(after)
 
 

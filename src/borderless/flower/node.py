@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from borderless.backbones.resolve import load_backbone
-from borderless.config import Config, config_from_dict, resolve_cache_dir
+from borderless.backbones.resolve import load_configured
+from borderless.config import Config, config_from_dict
 from borderless.data.folder import load_folder
 from borderless.data.presets import dataset_format
 from borderless.federated.simulation import Client
@@ -114,8 +114,7 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
         torch.set_num_threads(cfg.deploy.node_threads)
     data = load_folder(data_path, [language], dataset_format(cfg.data), label_space=cfg.data.label_space)
     cache = node_config.get("cache-dir") or None
-    backbone = load_backbone(cfg.backbone.name, Path(str(cache)) if cache else resolve_cache_dir(cfg.backbone),
-                             cfg.backbone.input_prefix)
+    backbone = load_configured(cfg.backbone, Path(str(cache)) if cache else None)
     max_length = min(cfg.backbone.max_length,
                      backbone.model.config.max_position_embeddings - cfg.method.num_virtual_tokens)
     single = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, languages=(language,)),

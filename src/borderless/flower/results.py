@@ -11,7 +11,7 @@ from pathlib import Path
 import tomli_w
 from safetensors.torch import save_file
 
-from borderless.config import Config, PrivacyConfig, resolve_cache_dir
+from borderless.config import Config, PrivacyConfig
 from borderless.plotting import pyplot, save_figure
 from borderless.tuning.state import State, state_num_bytes, state_num_params
 
@@ -19,11 +19,11 @@ from borderless.tuning.state import State, state_num_bytes, state_num_params
 def initial_state(cfg: Config, labels: list[str]) -> tuple[State, int]:
     """The seeded initial trainable state, built exactly as every node and `borderless run` build it.
     The server loads the public backbone for this; it never sees a node's data."""
-    from borderless.backbones.resolve import load_backbone
+    from borderless.backbones.resolve import load_configured
     from borderless.tuning.factory import build_for
     from borderless.tuning.state import trainable_state
 
-    backbone = load_backbone(cfg.backbone.name, resolve_cache_dir(cfg.backbone), cfg.backbone.input_prefix)
+    backbone = load_configured(cfg.backbone)
     model = build_for(backbone, labels, cfg.method, cfg.run.seed)
     return trainable_state(model), backbone.num_parameters()
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from borderless.backbones.precision import running_in
+
 
 class EncoderClassifier(nn.Module):
     """``encoder`` is the frozen backbone, possibly wrapped by a PEFT method; when the method
@@ -22,12 +24,14 @@ class EncoderClassifier(nn.Module):
         self.num_virtual_tokens = num_virtual_tokens
         self.head = nn.Linear(hidden_size, num_labels)
         self.pooling = "mean"  # or "last": set from method.pooling by the factory
+        self.compute_dtype = torch.float32  # the frozen backbone's dtype (bfloat16: it runs under autocast)
         self._release = release
 
     def pooled(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """What the head sees: the real tokens' last hidden states (prompt positions dropped), pooled."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return pool(hidden[:, self.num_virtual_tokens :], attention_mask, self.pooling)
+        with running_in(self.compute_dtype, input_ids.device.type):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return pool(hidden[:, self.num_virtual_tokens :].float(), attention_mask, self.pooling)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.head(self.pooled(input_ids, attention_mask))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from borderless.backbones.precision import frozen_dtype, trainable_to_float32
 from borderless.config import MethodConfig
 from borderless.tuning.classifier import EncoderClassifier
 from borderless.tuning.full import build_full_classifier
@@ -33,8 +34,11 @@ def build_classifier(backbone_model: torch.nn.Module, hidden_size: int, num_labe
                      seed: int, verbalizer: torch.nn.Module | None = None) -> EncoderClassifier:
     """``verbalizer``: a frozen head scoring label words (``borderless.tuning.verbalizer``) in place of
     the trained linear head."""
+    dtype = frozen_dtype(backbone_model)
     model = BUILDERS[cfg.name](backbone_model, hidden_size, num_labels, cfg, seed)
     model.pooling = pooling_of(cfg)
+    model.compute_dtype = dtype
+    trainable_to_float32(model)
     if verbalizer is not None:
         model.head = verbalizer
     return model

@@ -67,4 +67,4 @@ def verbalizer_head(backbone, labels: list[str], cfg: MethodConfig) -> Verbalize
     ids = label_token_ids(backbone.tokenizer, labels, cfg)
     weight = backbone.lm_head.weight.detach()
     softcap = getattr(backbone.model.config, "final_logit_softcapping", None)
-    return VerbalizerHead(weight[ids], softcap)
+    return VerbalizerHead(weight[ids].float(), softcap)

@@ -17,7 +17,7 @@ for ds in $datasets; do
     case $cell in
       gemma-verbalizer) set -- ;;
       gemma-head) set -- --set method.classifier='"head"' --set method.pooling='"last"' ;;
-      e5-head) set -- --set backbone.name='"e5-small"' --set method.classifier='"head"' --set method.template='""' ;;
+      e5-head) set -- --set backbone.name='"e5-small"' --set method.classifier='"head"' --set method.template='""' --set train.lr=0.03 ;;
       *) echo "unknown cell $cell" >&2; exit 2 ;;
     esac
     # shellcheck disable=SC2086

@@ -11,13 +11,16 @@ cd "$(dirname "$0")/.."
 seeds=${SEEDS:-0 1 2}
 datasets=${DATASETS:-sib200 xnli}
 cells=${CELLS:-gemma-verbalizer gemma-head e5-head}
+# the head cells: the toolkit's recipe (probe-initialised head, stopped on dev, best state kept);
+# the configs' own train.stop / prompt_init are the verbalizer's
+head=(--set train.stop='"dev"' --set method.prompt_init='"vocab"')
 for ds in $datasets; do
   config=configs/decoder_$ds.toml
   for cell in $cells; do
     case $cell in
       gemma-verbalizer) set -- ;;
-      gemma-head) set -- --set method.classifier='"head"' --set method.pooling='"last"' ;;
-      e5-head) set -- --set backbone.name='"e5-small"' --set method.classifier='"head"' --set method.template='""' --set train.lr=0.03 ;;
+      gemma-head) set -- --set method.classifier='"head"' --set method.pooling='"last"' "${head[@]}" ;;
+      e5-head) set -- --set backbone.name='"e5-small"' --set method.classifier='"head"' --set method.template='""' --set train.lr=0.03 "${head[@]}" ;;
       *) echo "unknown cell $cell" >&2; exit 2 ;;
     esac
     # shellcheck disable=SC2086

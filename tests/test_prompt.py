@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from borderless.config import MethodConfig, TrainConfig
@@ -77,3 +78,39 @@ def test_same_seed_same_init(tiny_backbone):
     c = trainable_state(fresh_model(tiny_backbone, seed=4))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a["head.weight"], c["head.weight"])
+
+
+@pytest.mark.parametrize("name", ["tiny-random", "tiny-random-decoder"])
+def test_label_init_starts_each_virtual_token_at_a_label_words_embedding(tmp_path, name):
+    from borderless.backbones.resolve import load_backbone
+    from borderless.tuning.factory import build_for, label_init_tokens
+
+    backbone = load_backbone(name, tmp_path)
+    labels = ["sports", "health", "travel"]
+    cfg = MethodConfig(name="prompt", num_virtual_tokens=5, prompt_init="labels")
+    ids = label_init_tokens(backbone.tokenizer, labels, cfg)
+    assert len(ids) == 5
+    words = [t for w in (" sports", " health", " travel") for t in backbone.tokenizer(w, add_special_tokens=False)["input_ids"]]
+    assert ids == [words[i % len(words)] for i in range(5)]
+    model = build_for(backbone, labels, cfg, seed=0)
+    (prompt,) = [p for n, p in model.named_parameters() if p.requires_grad and "prompt_encoder" in n]
+    embedding = backbone.model.get_input_embeddings()
+    # what the backbone itself feeds its layers for those tokens (Gemma scales its embeddings)
+    expected = embedding(torch.tensor(ids)).float()
+    assert torch.allclose(prompt.detach(), expected, atol=1e-6)
+    # a different seed starts from the same prompt, unlike the sampled-vocabulary init
+    other = build_for(backbone, labels, cfg, seed=7)
+    (prompt7,) = [p for n, p in other.named_parameters() if p.requires_grad and "prompt_encoder" in n]
+    assert torch.equal(prompt.detach(), prompt7.detach())
+    vocab = build_for(backbone, labels, MethodConfig(name="prompt", num_virtual_tokens=5), seed=0)
+    (sampled,) = [p for n, p in vocab.named_parameters() if p.requires_grad and "prompt_encoder" in n]
+    assert not torch.allclose(prompt.detach(), sampled.detach())
+
+
+def test_an_unknown_prompt_init_names_the_key(tmp_path):
+    from borderless.config import ConfigError, load_config
+
+    path = tmp_path / "c.toml"
+    path.write_text('[method]\nprompt_init = "words"\n')
+    with pytest.raises(ConfigError, match="method.prompt_init"):
+        load_config(path)

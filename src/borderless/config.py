@@ -88,7 +88,9 @@ class BackboneConfig:
 class MethodConfig:
     name: str = "prompt"  # prompt | p_tuning | prefix | lora | full | head
     num_virtual_tokens: int = 16  # prompt, p_tuning, prefix
-    prompt_init: str = "vocab"  # prompt: vocab (sampled real vocabulary embeddings) | random
+    # prompt: vocab (sampled real vocabulary embeddings) | random | labels (the label words' embeddings,
+    # Lester et al.'s class-label init; with the verbalizer, its words)
+    prompt_init: str = "vocab"
     encoder_type: str = "MLP"  # p_tuning: MLP | LSTM
     encoder_hidden_size: int = 0  # p_tuning: 0 = the backbone's hidden size
     lora_r: int = 8
@@ -415,8 +417,8 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("method.lora_r", "lora_r and lora_alpha must be >= 1")
     if not c.method.lora_targets:
         bad("method.lora_targets", "list the module names to adapt, e.g. [\"query\", \"value\"]")
-    if c.method.prompt_init not in ("vocab", "random"):
-        bad("method.prompt_init", "must be 'vocab' or 'random'")
+    if c.method.prompt_init not in ("vocab", "random", "labels"):
+        bad("method.prompt_init", "must be 'vocab', 'random' or 'labels'")
     if c.method.classifier not in ("head", "verbalizer"):
         bad("method.classifier", "must be 'head' (a linear head on pooled hidden states) or 'verbalizer' (a decoder's LM head)")
     if c.method.pooling not in ("", "mean", "last"):

@@ -49,7 +49,37 @@ def build_for(backbone, labels: list[str], cfg: MethodConfig, seed: int) -> Enco
     from borderless.tuning.verbalizer import verbalizer_head
 
     words = verbalizer_head(backbone, list(labels), cfg) if cfg.classifier == "verbalizer" else None
-    return build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg, seed, words)
+    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg, seed, words)
+    if cfg.name == "prompt" and cfg.prompt_init == "labels":
+        init_prompt_from_labels(model, backbone, list(labels), cfg)
+    return model
+
+
+def label_init_tokens(tokenizer, labels: list[str], cfg: MethodConfig) -> list[int]:
+    """The tokens of the label words (the verbalizer's words, else " " + each label), one after the
+    other and repeated until ``num_virtual_tokens`` are filled (Lester et al.'s class-label init)."""
+    from borderless.tuning.verbalizer import label_words
+
+    ids = [int(t) for word in label_words(labels, cfg) for t in tokenizer(word, add_special_tokens=False)["input_ids"]]
+    if not ids:
+        raise ValueError(f"method.prompt_init = \"labels\": the labels {labels} have no tokens; use \"vocab\"")
+    return [ids[i % len(ids)] for i in range(cfg.num_virtual_tokens)]
+
+
+def init_prompt_from_labels(model: EncoderClassifier, backbone, labels: list[str], cfg: MethodConfig) -> None:
+    """Start each virtual token from the input embedding of a label word's token, so the prompt begins
+    by naming the classes (the same start for every client and paradigm)."""
+    ids = torch.tensor(label_init_tokens(backbone.tokenizer, labels, cfg))
+    rows = backbone.model.get_input_embeddings().weight.detach()[ids].float()
+    scale = getattr(backbone.model.get_input_embeddings(), "embed_scale", None)  # Gemma scales its embeddings
+    if scale is not None:
+        rows = rows * float(scale)
+    prompt = [p for n, p in model.named_parameters() if p.requires_grad and "prompt_encoder" in n]
+    if len(prompt) != 1 or prompt[0].shape != rows.shape:
+        raise RuntimeError(f"prompt_init = labels: expected one prompt table of shape {tuple(rows.shape)}, "
+                           f"found {[tuple(p.shape) for p in prompt]}")
+    with torch.no_grad():
+        prompt[0].copy_(rows)
 
 
 def describe(cfg: MethodConfig) -> str:

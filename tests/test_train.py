@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from borderless.data.types import Example
-from borderless.train import BatchStream, TokenizedSet, bucketed_batches, evaluate, tokenize
+from borderless.train import BatchStream, TokenizedSet, bucketed_batches, evaluate, evaluate_many, tokenize
 
 
 def test_bucketed_batches_cover_each_example_once_and_are_length_sorted():
@@ -57,6 +57,36 @@ def test_evaluate_counts_and_no_grad(tiny_backbone):
     with torch.no_grad():
         manual = sum(int(model(*data.collate([i])[:2]).argmax(-1).item() == data.labels[i]) for i in range(10))
     assert abs(m["accuracy"] - manual / 10) < 1e-9
+
+
+def test_evaluating_many_sets_at_once_gives_each_sets_own_result(tiny_backbone):
+    from borderless.config import MethodConfig
+    from borderless.tuning.prompt import build_prompt_classifier
+
+    model = build_prompt_classifier(tiny_backbone.model, tiny_backbone.hidden_size, 3, MethodConfig(num_virtual_tokens=2), 0)
+    rng = random.Random(0)
+    sets = {}
+    for k, n in (("a", 7), ("b", 1), ("c", 13)):
+        exs = [Example(f"{k}/{i}", "word " * rng.randint(1, 12), rng.randrange(2 if k == "c" else 3), k)
+               for i in range(n)]
+        sets[k] = tokenize(exs, tiny_backbone.tokenizer, 32)
+    sets["empty"] = TokenizedSet([], [], [], sets["a"].pad_id)
+    sets["c"].allowed = [(0, 1)] * len(sets["c"])  # a language with only two of the labels
+    many = evaluate_many(model, sets, batch_size=4)
+    assert list(many) == list(sets)
+    for k, data in sets.items():
+        if not len(data):
+            assert many[k]["examples"] == 0
+            continue
+        one = evaluate(model, data, batch_size=4)
+        assert many[k]["examples"] == one["examples"] and many[k]["accuracy"] == one["accuracy"], k
+        assert many[k]["loss"] == pytest.approx(one["loss"], rel=1e-4), k
+
+
+def test_compact_token_ids_are_int32_arrays():
+    data = TokenizedSet([[0, 5, 2], [0, 2]], [1, 2], ["a", "b"], pad_id=1)
+    assert all(x.dtype.name == "int32" for x in data.input_ids)
+    assert data.select([1]).input_ids[0].tolist() == [0, 2]
 
 
 def test_tokenize_truncates_and_prefixes(tiny_backbone):
@@ -144,7 +174,8 @@ def test_sentence_pairs_are_encoded_as_the_tokenizers_pair(tiny_backbone):
     pair = tokenize([Example("x/0", "ab", 0, "x", text_pair="cd")], tok, 64)
     single = tokenize([Example("x/0", "ab", 0, "x")], tok, 64)
     sep = tok.sep_token_id
-    assert pair.input_ids[0][: len(single.input_ids[0])] == single.input_ids[0]
-    assert pair.input_ids[0].count(sep) == 3 and len(pair.input_ids[0]) > len(single.input_ids[0])
+    p0, s0 = pair.input_ids[0].tolist(), single.input_ids[0].tolist()
+    assert p0[: len(s0)] == s0
+    assert p0.count(sep) == 3 and len(p0) > len(s0)
     with pytest.raises(ValueError, match="mixes sentence pairs"):
         tokenize([Example("x/0", "a", 0, "x", "b"), Example("x/1", "a", 0, "x")], tok, 64)

@@ -234,6 +234,12 @@ class DeployConfig:
     wait_for_nodes_s: float = 300.0  # the run fails, naming the missing languages, if they are not all up
     round_timeout_s: float = 3600.0  # one round's replies
     node_threads: int = 0  # torch threads per node process; 0 = torch's default
+    # each SuperNode keeps its backbone, tokenized data and model warm in its own process and the
+    # per-message ClientApp process (Flower 1.41 starts one per message) hands the message to it over
+    # a local socket; false = every ClientApp process loads everything again (Flower's plain way)
+    warm_nodes: bool = True
+    # how often the server and each SuperNode ask the SuperLink for new messages (Flower 1.41 waits 3 s)
+    poll_interval_s: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -579,6 +585,8 @@ def _validate_privacy(c: Config, bad) -> None:
         bad("deploy.superlink", f"{c.deploy.superlink!r}: write host:port, e.g. \"127.0.0.1:9093\"")
     if c.deploy.wait_for_nodes_s <= 0 or c.deploy.round_timeout_s <= 0:
         bad("deploy.wait_for_nodes_s", "wait_for_nodes_s and round_timeout_s must be > 0")
+    if not 0 < c.deploy.poll_interval_s <= 10:
+        bad("deploy.poll_interval_s", "how often to ask the SuperLink for messages: a value in (0, 10] seconds")
 
 
 def _validate_compare(c: CompareConfig, bad) -> None:

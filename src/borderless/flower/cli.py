@@ -42,7 +42,7 @@ def _keys(args) -> int:
 
 
 def _server(args) -> int:
-    from borderless.flower.deploy import command_line, host_port, superlink_argv, wait_forever, warn_insecure
+    from borderless.flower.deploy import command_line, host_port, poll_env, superlink_argv, wait_forever, warn_insecure
     from borderless.flower.processes import Processes
 
     cfg = _config(args)
@@ -54,7 +54,7 @@ def _server(args) -> int:
         return 0
     home = Path(args.home)
     procs = Processes(home / "logs")
-    proc = procs.start("superlink", argv, env={"FLWR_HOME": str(home / "superlink")})
+    proc = procs.start("superlink", argv, env={"FLWR_HOME": str(home / "superlink"), **poll_env(cfg)})
     host, port = host_port(cfg.deploy.superlink)
     print(f"SuperLink (PID {proc.pid}) listening on {args.bind or host}:{port}, "
           f"{'INSECURE' if args.insecure else 'TLS + SuperNode authentication'}; log: {procs.log('superlink')}. "
@@ -73,7 +73,7 @@ def _register(args) -> int:
 
 
 def _node(args) -> int:
-    from borderless.flower.deploy import command_line, supernode_argv, wait_forever, warn_insecure
+    from borderless.flower.deploy import command_line, poll_env, supernode_argv, wait_forever, warn_insecure
     from borderless.flower.processes import Processes
 
     cfg = _config(args)
@@ -88,7 +88,8 @@ def _node(args) -> int:
     home = Path(args.home)
     procs = Processes(home / "logs")
     def start():
-        return procs.start(f"node-{args.language}", argv, env={"FLWR_HOME": str(home / f"node-{args.language}")})
+        return procs.start(f"node-{args.language}", argv, env={"FLWR_HOME": str(home / f"node-{args.language}"),
+                                                               **poll_env(cfg)})
 
     proc = start()
     print(f"SuperNode for {args.language} (PID {proc.pid}) dialling {cfg.deploy.superlink}; its data stays in "

@@ -1,33 +1,42 @@
 """The ClientApp every SuperNode runs: borderless's own ``Client.fit`` and ``evaluate`` behind
 Flower's message API. Replies carry the trainable state, the example count and scalar metrics.
 
+Flower 1.41 runs this in a fresh process for every message. Where the node was started by
+``borderless deploy node`` (node config ``warm-worker``), this process stays thin: it never imports
+torch, and hands the message's content to the node's warm worker (borderless.flower.warm), which keeps
+the backbone, the tokenized data and the model loaded for the node's life. Without a worker (Flower's
+simulation engine, tests) the same handlers (borderless.flower.handlers) run here.
+
 Privacy mods come from the run's ``[privacy]`` config: SecAgg+ (Flower's ``secaggplus_mod``)
 masks the reply so the server can only unmask the sum; local DP (Flower's ``LocalDpMod``) clips the
 update and adds Gaussian noise before it leaves the node (inside the SecAgg+ mask when both are on).
+Both run here, around the hand-over, on the reply as it leaves the node.
 """
 
 from __future__ import annotations
 
-import hashlib
-import time
-
-from flwr.app import ConfigRecord, Context, Message, RecordDict
+from flwr.app import Context, Message, RecordDict
 from flwr.client.mod import LocalDpMod, secaggplus_mod
 from flwr.clientapp import ClientApp
 
 from borderless.config import Config, PrivacyConfig
-from borderless.flower import records
-from borderless.flower.node import NodeSetup, config_from_run_config, node_setup
-from borderless.train import evaluate
+from borderless.flower.run_config import config_from_run_config
+from borderless.flower.warm import NODE_CONFIG_KEY, call
 
-_SETUPS: dict[str, NodeSetup] = {}  # one per (run config, node config) in this process
+_LOCAL = None  # the handlers' setups when this process answers itself (no warm worker)
 
 
-def setup_for(context: Context) -> NodeSetup:
-    key = hashlib.sha256(repr((sorted(context.run_config.items()), sorted(context.node_config.items()))).encode()).hexdigest()
-    if key not in _SETUPS:
-        _SETUPS[key] = node_setup(config_from_run_config(dict(context.run_config)), dict(context.node_config))
-    return _SETUPS[key]
+def answer(kind: str, msg: Message, context: Context) -> RecordDict:
+    """The reply content for one message: from the node's warm worker, or computed here."""
+    address = context.node_config.get(NODE_CONFIG_KEY)
+    if address:
+        return call(str(address), kind, msg.content, dict(context.run_config), dict(context.node_config))
+    global _LOCAL
+    from borderless.flower.handlers import Setups, handle
+
+    if _LOCAL is None:
+        _LOCAL = Setups()
+    return handle(_LOCAL, kind, msg.content, dict(context.run_config), dict(context.node_config))
 
 
 def dp_noise_std(p: PrivacyConfig) -> float:
@@ -62,32 +71,14 @@ app = ClientApp(mods=[privacy_mod])
 @app.query()
 def describe(msg: Message, context: Context) -> Message:
     """Which language this node holds and how many training examples: no text, no token ids."""
-    s = setup_for(context)
-    info = ConfigRecord({"language": s.language, "num_examples": s.client.num_examples,
-                         "labels": list(s.labels), "trainable_tensors": len(s.template)})
-    return Message(RecordDict({"node": info}), reply_to=msg)
+    return Message(answer("query", msg, context), reply_to=msg)
 
 
 @app.train()
 def train(msg: Message, context: Context) -> Message:
-    s = setup_for(context)
-    start, config = records.read_train_instruction(msg.content, s.template)
-    t0 = time.perf_counter()
-    s.client.stream = s.fresh_stream(int(config["batches_before"]))
-    prox_mu = s.cfg.federated.prox_mu if s.cfg.federated.aggregator == "fedprox" else 0.0
-    update = s.client.fit(s.model, start, s.cfg.train, s.head_names, int(config["seed"]), prox_mu,
-                          int(config["round"]), s.cfg.federated.rounds)
-    metrics = {**update.metrics, "fit_s": time.perf_counter() - t0}
-    return Message(records.train_reply(update.state, update.num_examples, metrics), reply_to=msg)
+    return Message(answer("train", msg, context), reply_to=msg)
 
 
 @app.evaluate()
 def evaluate_split(msg: Message, context: Context) -> Message:
-    s = setup_for(context)
-    from borderless.tuning.state import load_trainable_state
-
-    state, split = records.read_evaluate_instruction(msg.content, s.template)
-    load_trainable_state(s.model, state)
-    data = {"dev": s.dev, "test": s.test}[split]
-    m = evaluate(s.model, data, s.cfg.train.eval_batch_size)
-    return Message(records.evaluate_reply(m), reply_to=msg)
+    return Message(answer("evaluate", msg, context), reply_to=msg)

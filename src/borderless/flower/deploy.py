@@ -52,6 +52,13 @@ def host_port(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def poll_env(cfg: Config) -> dict[str, str]:
+    """Flower's own setting for how often a SuperExec looks for a task to start (default 1 s),
+    at the deployment's poll interval unless the user set it."""
+    key = "FLWR_SUPEREXEC_TASK_POLL_INTERVAL"
+    return {key: os.environ.get(key, str(max(0.01, min(60.0, cfg.deploy.poll_interval_s))))}
+
+
 def superlink_argv(cfg: Config, certs: Path | None, insecure: bool, bind_host: str | None = None) -> list[str]:
     host, port = host_port(cfg.deploy.superlink)
     argv = [flower_executable("flower-superlink"), "--host", bind_host or host, "--port", str(port),
@@ -81,7 +88,10 @@ def supernode_argv(cfg: Config, language: str, data: Path, key: Path | None, ca:
     if not (Path(data) / language).is_dir():
         raise DeployError(f"--data {data}: no folder {language}/ inside; point it at the folder that holds "
                           f"{language}/train.tsv, dev.tsv, test.tsv (SIB-200 layout)")
-    argv = [flower_executable("flower-supernode"), "--superlink", cfg.deploy.superlink,
+    # Flower's flower-supernode, in a process that also keeps the node's warm worker and polls sooner
+    # (borderless.flower.supernode); every argument after the first few is Flower's own
+    launcher = [sys.executable, "-m", "borderless.flower.supernode", "--poll-interval", str(cfg.deploy.poll_interval_s)]
+    argv = launcher + (["--warm"] if cfg.deploy.warm_nodes else []) + ["--superlink", cfg.deploy.superlink,
             "--node-config", node_config_text(language, data, cache_dir), "--port", str(port or free_port())]
     if max_wait_s is not None:
         argv += ["--max-wait-time", str(max_wait_s)]
@@ -230,7 +240,8 @@ class LocalDeployment:
             if not (certs / "ca.crt").exists():
                 make_certificates(certs, [host, "localhost"] if host != "localhost" else ["localhost", "127.0.0.1"])
         argv = superlink_argv(self.cfg, certs, self.insecure)
-        proc = self.procs.start("superlink", argv, env={"FLWR_HOME": str(self.work / "home" / "superlink")})
+        proc = self.procs.start("superlink", argv, env={"FLWR_HOME": str(self.work / "home" / "superlink"),
+                                                       **poll_env(self.cfg)})
         wait_for_port(host, port, 60, proc, self.procs.log("superlink"))
 
     def node_key(self, name: str) -> Path:
@@ -250,7 +261,8 @@ class LocalDeployment:
         argv = supernode_argv(self.cfg, language, self.data, key, self.ca, self.insecure, cache_dir=self.cache_dir,
                               max_wait_s=max_wait_s)
         return self.procs.start(f"node-{key_name or language}", argv,
-                                env={"FLWR_HOME": str(self.work / "home" / f"node-{key_name or language}")})
+                                env={"FLWR_HOME": str(self.work / "home" / f"node-{key_name or language}"),
+                                     **poll_env(self.cfg)})
 
     def restart_node(self, language: str) -> subprocess.Popen:
         """Start a language's node again after it stopped or was killed (same key, so the same node id),

@@ -3,13 +3,13 @@ model the run's config describes. Built once per process; the data never leaves 
 
 Node config keys (``borderless deploy node`` writes them; ``flower-supernode --node-config``):
 ``language`` (a SIB-200 code listed in the run's ``data.languages``), ``data-path`` (the folder
-holding that language), optionally ``cache-dir`` (where the converted backbone lives).
+holding that language), optionally ``cache-dir`` (where the converted backbone lives) and
+``warm-worker`` (the node's warm worker, borderless.flower.warm; set by ``borderless deploy node``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,26 +17,15 @@ from typing import Any
 import torch
 
 from borderless.backbones.resolve import load_configured
-from borderless.config import Config, config_from_dict
+from borderless.config import Config
 from borderless.data.folder import load_folder
 from borderless.data.presets import dataset_format
 from borderless.federated.simulation import Client
+from borderless.flower.run_config import RUN_CONFIG_KEY, NodeConfigError, config_from_run_config  # noqa: F401 (re-exported)
 from borderless.paradigms import stream_seed
 from borderless.train import BatchStream, TokenizedSet
 from borderless.tuning.factory import build_for
 from borderless.tuning.state import State, trainable_state
-
-RUN_CONFIG_KEY = "borderless-config"  # the run config entry holding the whole borderless config (TOML)
-
-
-class NodeConfigError(ValueError):
-    """A node started with missing or wrong node config, naming the key and how to fix it."""
-
-
-def config_from_run_config(run_config: dict[str, Any]) -> Config:
-    if RUN_CONFIG_KEY not in run_config:
-        raise NodeConfigError(f"run config has no '{RUN_CONFIG_KEY}': submit runs with `borderless deploy run`")
-    return config_from_dict(tomllib.loads(str(run_config[RUN_CONFIG_KEY])), "run config")
 
 
 def check_deployable(cfg: Config) -> None:

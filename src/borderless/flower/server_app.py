@@ -224,7 +224,7 @@ def serve(grid, cfg: Config, output: Path, keep_messages: bool = False,
         wire.rows = [r for r in (json.loads(x) for x in (output / "wire.jsonl").read_text().splitlines() if x.strip())
                      if r["round"] <= done]
     ckpt = Checkpointer(output, cfg.to_dict(), saved, metrics_position=lambda: metrics.stat().st_size)
-    grid = RecordingGrid(grid, wire)
+    grid = RecordingGrid(grid, wire, cfg.deploy.poll_interval_s)
     t_start = time.perf_counter()
     try:
         summary = _serve(grid, wire, cfg, output, say, t_start, ckpt)

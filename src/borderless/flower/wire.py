@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,12 +96,31 @@ class WireLog:
         return out
 
 
+def send_and_receive(grid, messages: list[Message], timeout: float | None, poll_interval: float) -> list[Message]:
+    """Flower's ``Grid.send_and_receive`` (push, then pull until every reply is in or the timeout
+    passes) asking every ``poll_interval`` seconds; Flower 1.41's own waits a fixed 3 s between pulls.
+    A grid without push/pull (the in-process DirectGrid of the tests) answers as it does."""
+    if not (hasattr(grid, "push_messages") and hasattr(grid, "pull_messages")):
+        return list(grid.send_and_receive(messages, timeout=timeout))
+    waiting = set(grid.push_messages(messages))
+    end = time.monotonic() + (timeout if timeout is not None else 0.0)
+    out: list[Message] = []
+    while True:
+        got = list(grid.pull_messages(waiting))
+        out.extend(got)
+        waiting.difference_update(m.metadata.reply_to_message_id for m in got)
+        if not waiting or (timeout is not None and time.monotonic() >= end):
+            return out
+        time.sleep(poll_interval)
+
+
 class RecordingGrid:
     """A Grid that logs every message through it; everything else is Flower's own Grid."""
 
-    def __init__(self, grid, log: WireLog):
+    def __init__(self, grid, log: WireLog, poll_interval: float = 3.0):
         self._grid = grid
         self.log = log
+        self.poll_interval = poll_interval
 
     def __getattr__(self, name):
         return getattr(self._grid, name)
@@ -109,7 +129,7 @@ class RecordingGrid:
         messages = list(messages)
         for m in messages:
             self.log.record(m, "down", m.metadata.dst_node_id)
-        replies = list(self._grid.send_and_receive(messages, timeout=timeout))
+        replies = send_and_receive(self._grid, messages, timeout, self.poll_interval)
         for r in replies:
             self.log.record(r, "up", r.metadata.src_node_id)
         return replies

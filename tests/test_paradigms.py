@@ -144,6 +144,7 @@ def test_stopping_on_dev_keeps_the_best_round_and_reports_it(tmp_path, sib200_di
         return out
 
     monkeypatch.setattr(par, "evaluate", scripted)
+    monkeypatch.setattr("borderless.train.evaluate", scripted)  # dev evaluations go through train.evaluate_many
     result = par.run_monolingual(model, trainable_state(model), work, cfg, model.head_parameter_names(),
                                  lambda row: None, lambda _: None)
     assert result.stopped["eng_Latn"] == {"trained_rounds": 3, "best_round": 1}

@@ -152,24 +152,17 @@ class DevStopper:
         self.best = None if saved["best"] is None else decode(saved["best"])
 
 
-def _evaluate_sets(model, sets: dict[str, TokenizedSet], batch_size: int) -> dict[str, dict[str, float]]:
-    """One language: ``evaluate``; several: ``evaluate_many`` (batches across languages)."""
-    if len(sets) <= 1:
-        return {k: evaluate(model, v, batch_size) for k, v in sets.items()}
-    return evaluate_many(model, sets, batch_size)
-
-
 def _eval_dev(model, work: Workload, langs: list[str], cfg: Config, paradigm: str, rnd: int,
               sink: MetricSink) -> dict[str, float]:
     out = {}
-    for lang, m in _evaluate_sets(model, {l: work.dev[l] for l in langs}, cfg.train.eval_batch_size).items():
+    for lang, m in evaluate_many(model, {l: work.dev[l] for l in langs}, cfg.train.eval_batch_size).items():
         sink({"paradigm": paradigm, "round": rnd, "lang": lang, "split": "dev", **m})
         out[lang] = m["accuracy"]
     return out
 
 
 def _test_all(model, work: Workload, langs: list[str], cfg: Config) -> dict[str, dict[str, float]]:
-    return _evaluate_sets(model, {lang: work.test[lang] for lang in langs}, cfg.train.eval_batch_size)
+    return evaluate_many(model, {lang: work.test[lang] for lang in langs}, cfg.train.eval_batch_size)
 
 
 def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int, cfg: Config,
@@ -281,8 +274,8 @@ def _eval_states(model, work: Workload, langs: list[str], result, cfg: Config, s
     out = {}
     if result.personal is None:
         load_trainable_state(model, result.state)
-        return _evaluate_sets(model, {l: (work.dev if split == "dev" else work.test)[l] for l in langs},
-                              cfg.train.eval_batch_size)
+        return evaluate_many(model, {l: (work.dev if split == "dev" else work.test)[l] for l in langs},
+                             cfg.train.eval_batch_size)
     for lang in langs:
         if result.personal is not None:
             load_trainable_state(model, personal_state_for(lang, result, work, cfg))

@@ -54,9 +54,9 @@ def host_port(address: str) -> tuple[str, int]:
 
 def poll_env(cfg: Config) -> dict[str, str]:
     """Flower's own setting for how often a SuperExec looks for a task to start (default 1 s),
-    at the deployment's poll interval unless the user set it."""
+    at the deployment's poll interval (Flower's floor is 0.01 s) unless the user set it."""
     key = "FLWR_SUPEREXEC_TASK_POLL_INTERVAL"
-    return {key: os.environ.get(key, str(max(0.01, min(60.0, cfg.deploy.poll_interval_s))))}
+    return {key: os.environ.get(key, str(max(0.01, cfg.deploy.poll_interval_s)))}
 
 
 def superlink_argv(cfg: Config, certs: Path | None, insecure: bool, bind_host: str | None = None) -> list[str]:

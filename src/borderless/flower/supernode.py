@@ -4,7 +4,7 @@ Flower's own ``flower-supernode``, in a process that also holds the node's warm 
 
 Flower 1.41's SuperNode waits a fixed 3 s after every empty pull and 0.5 s between checks for a
 finished reply, with no setting for either; ``--poll-interval`` shortens those waits (the SuperExec's
-own wait is Flower's setting FLWR_SUPEREXEC_TASK_POLL_INTERVAL, set by borderless.flower.processes).
+own wait is Flower's setting FLWR_SUPEREXEC_TASK_POLL_INTERVAL, set by borderless.flower.deploy.poll_env).
 Everything else, TLS and node authentication included, is Flower's code and arguments unchanged.
 """
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
 import sys
+import tempfile
 import threading
 import time
 import traceback

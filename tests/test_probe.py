@@ -2,8 +2,8 @@
 
 import torch
 
-from borderless.probe import (ProbeData, accuracy, centralized_probe, federated_probe, fit_logreg,
-                              monolingual_probe, personalised_probe)
+from borderless.probe import (ProbeData, accuracy, all_probes, centralized_probe, federated_probe, fit_logreg,
+                              monolingual_probe, personalised_probe, sampled_rounds)
 
 
 def blobs(n: int, shift: float, seed: int, labels: int = 3, dim: int = 6, noise: float = 0.6):
@@ -65,6 +65,27 @@ def test_federated_probe_approaches_the_centralized_one_and_counts_its_bytes():
     assert abs(central.mean_test - fed.mean_test) < 0.03
     head_bytes = (3 * 6 + 3) * 4
     assert fed.bytes_per_client == 2 * head_bytes * 15 and fed.rounds == 15
+
+
+def test_federated_probe_samples_clients_per_round_like_the_federation(monkeypatch):
+    data = make_data(shifts=(0.0, 1.0, -1.0, 2.0, -2.0, 0.5))
+    rounds = sampled_rounds(data.languages, 12, 2, seed=0)
+    assert all(len(r) == 2 and len(set(r)) == 2 for r in rounds)
+    assert rounds == sampled_rounds(data.languages, 12, 2, seed=0) != sampled_rounds(data.languages, 12, 2, seed=1)
+    assert sampled_rounds(data.languages, 3, 0, seed=0) == [data.languages] * 3  # 0: every client
+    import borderless.probe as probe_module
+
+    calls = []
+    real = probe_module.fit_logreg
+    monkeypatch.setattr(probe_module, "fit_logreg", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fed = federated_probe(data, (1e-2, 1e-1), rounds=12, local_iters=10, clients_per_round=2, seed=0)
+    assert len(calls) == 2 * 12 * 2  # weight decays x rounds x sampled clients, never the other four
+    assert fed.mean_test > 0.85
+    head_bytes = (3 * 6 + 3) * 4
+    assert fed.bytes_per_client == round(2 * head_bytes * 12 * 2 * 2 / 6)  # a client takes part 1/3 of rounds
+    calls.clear()
+    assert list(all_probes(data, (1e-2,), 2, 5, paradigms=("federated",))) == ["federated"]
+    assert len(calls) == 2 * 6  # only the probe asked for is fitted
 
 
 def test_personal_heads_never_lose_to_the_global_one_on_dev():

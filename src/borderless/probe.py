@@ -14,6 +14,7 @@ A probe's head maps onto ``EncoderClassifier.head`` exactly (same mean pooling o
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -179,34 +180,50 @@ def fedavg_heads(updates: list[tuple[State, int]]) -> State:
     return {k: sum(s[k].double() * (n / total) for s, n in updates).float() for k in HEAD_KEYS}
 
 
+def sampled_rounds(clients: list[str], rounds: int, per_round: int, seed: int) -> list[list[str]]:
+    """The clients of each round: all of them, or ``per_round`` drawn without replacement (seeded)."""
+    if not per_round or per_round >= len(clients):
+        return [list(clients)] * rounds
+    rng = random.Random(f"federated-probe-{seed}")
+    return [sorted(rng.sample(list(clients), per_round)) for _ in range(rounds)]
+
+
 def federated_probe(data: ProbeData, weight_decays: tuple[float, ...], rounds: int = 20,
-                    local_iters: int = 10) -> Probe:
-    """FedAvg of the head on the clients' cached features; the weight decay is chosen on the clients'
-    dev accuracies of each candidate's global head."""
+                    local_iters: int = 10, clients_per_round: int = 0, seed: int = 0) -> Probe:
+    """FedAvg of the head on the clients' cached features, ``clients_per_round`` sampled each round
+    (0: all), the same draws for every weight decay; the weight decay is chosen on the clients' dev
+    accuracies of each candidate's global head."""
     clients = {cid: data.client_xy(cid) for cid in data.clients}
+    schedule = sampled_rounds([c for c, (_, y, _) in clients.items() if len(y)], rounds, clients_per_round, seed)
     hidden = next(iter(data.x.values())).shape[1]
     cands = []
     for wd in weight_decays:
         head = head_state(torch.zeros(data.num_labels, hidden), torch.zeros(data.num_labels))
-        for _ in range(rounds):
+        for chosen in schedule:
             updates = [(fit_logreg(x, y, data.num_labels, wd, init=head, max_iter=local_iters, mask=m), len(y))
-                       for x, y, m in clients.values() if len(y)]
+                       for x, y, m in (clients[c] for c in chosen)]
             head = fedavg_heads(updates)
         cands.append((data.mean_dev(head), wd, head))
     wd, head = _best(cands)
     head_bytes = sum(t.numel() * t.element_size() for t in head.values())
+    # per client, on average: a sampled client sends and receives the head in the rounds it takes part in
+    share = sum(map(len, schedule)) / (rounds * max(len(clients), 1))
     probe = Probe("federated", {l: head for l in data.languages}, {"all": wd}, {},
-                  bytes_per_client=2 * head_bytes * rounds * len(weight_decays), rounds=rounds * len(weight_decays))
+                  bytes_per_client=round(2 * head_bytes * rounds * len(weight_decays) * share),
+                  rounds=rounds * len(weight_decays))
     return _evaluate(probe, data)
 
 
 def all_probes(data: ProbeData, weight_decays: tuple[float, ...], fed_rounds: int, fed_local_iters: int,
-               max_iter: int = 100) -> Mapping[str, Probe]:
-    return {
-        "monolingual": monolingual_probe(data, weight_decays, max_iter),
-        "centralized": centralized_probe(data, weight_decays, max_iter),
-        "federated": federated_probe(data, weight_decays, fed_rounds, fed_local_iters),
+               max_iter: int = 100, clients_per_round: int = 0, seed: int = 0,
+               paradigms: tuple[str, ...] = ("monolingual", "centralized", "federated")) -> Mapping[str, Probe]:
+    """The probes of ``paradigms`` (monolingual, centralized, federated)."""
+    fit = {
+        "monolingual": lambda: monolingual_probe(data, weight_decays, max_iter),
+        "centralized": lambda: centralized_probe(data, weight_decays, max_iter),
+        "federated": lambda: federated_probe(data, weight_decays, fed_rounds, fed_local_iters, clients_per_round, seed),
     }
+    return {p: fit[p]() for p in paradigms}
 
 
 def personalised_probe(data: ProbeData, federated: Probe, iters: tuple[int, ...] = (5, 20, 50)) -> Probe:

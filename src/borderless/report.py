@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from borderless import probe_selection
+from borderless.language import families
 from borderless.plotting import pyplot, save_figure
 
 
@@ -169,6 +170,19 @@ def data_section(summary: dict) -> list[str]:
     return out + [""]
 
 
+def accuracy_sections(summary: dict, fams: dict[str, str]) -> list[str]:
+    """Many languages: the per-family table, the ten worst languages, and where the full table is."""
+    last = list(summary["paradigms"])[-1]
+    acc = summary["paradigms"][last]["test_accuracy"]
+    worst = sorted(summary["languages"], key=lambda l: acc[l])[:10]
+    return ["## Test accuracy (%) per language family", "",
+            f"{len(summary['languages'])} trained languages in {len(set(fams[l] for l in summary['languages']))} "
+            "families (top of each language's Glottolog lineage, from URIEL+); mean over each family's languages. "
+            "Every language: [per_language.md](per_language.md) and `accuracy_by_language.csv`.", "",
+            families.family_table(summary, fams), "",
+            f"Ten lowest under {last}: " + ", ".join(f"{l} ({fams.get(l, '')}) {_pct(acc[l])}" for l in worst) + "."]
+
+
 def head_words(method: dict) -> str:
     if method.get("classifier") == "verbalizer":
         words = method.get("verbalizer") or {}
@@ -181,7 +195,15 @@ def write_report(folder: Path, summary: dict) -> Path:
     folder = Path(folder)
     rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines() if line.strip()]
     (folder / "plots").mkdir(exist_ok=True)
-    plot_accuracy_bars(summary, folder / "plots" / "accuracy_by_language.png")
+    many = len(summary["languages"]) > families.MANY_LANGUAGES
+    fams = (summary.get("families") or families.family_of(summary["languages"] + summary.get("zero_shot", []))
+            if many else {})
+    if many:  # one row per family here; every language in per_language.md and the CSV
+        families.plot_family_bars(summary, fams, folder / "plots" / "accuracy_by_family.png")
+        families.write_language_csv(summary, fams, folder / "accuracy_by_language.csv")
+        (folder / "per_language.md").write_text("# Test accuracy (%) per language\n\n" + accuracy_table(summary) + "\n")
+    else:
+        plot_accuracy_bars(summary, folder / "plots" / "accuracy_by_language.png")
     has_curves = plot_dev_curves(rows, folder / "plots" / "dev_accuracy_by_round.png")
     c, m, comm = summary["config"], summary["method"], summary["communication"]
     lines = [
@@ -196,9 +218,11 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}.",
         "",
     ] + data_section(summary) + [
+    ] + (accuracy_sections(summary, fams) if many else [
         "## Test accuracy (%) per language",
         "",
         accuracy_table(summary),
+    ]) + [
         "",
         "Floors beside every number: the majority class of each test split, and each paradigm's linear probe "
         "on frozen features of the same training data (monolingual: one per language; centralized: pooled; "
@@ -238,15 +262,23 @@ def write_report(folder: Path, summary: dict) -> Path:
                   "tuned state on the same dev criterion (train.probe_candidate); where the probe won, its test "
                   "accuracy is the one reported. Tuned state alone (mean test): " + ", ".join(
                       f"{p} {_pct(summary['paradigms'][p]['tuned_mean_accuracy'])}" for p in selected) + "."]
-    lines += ["", "## Plots", "", "![accuracy by language](plots/accuracy_by_language.png)"]
+    lines += ["", "## Plots", "", "![accuracy by family](plots/accuracy_by_family.png)" if many
+              else "![accuracy by language](plots/accuracy_by_language.png)"]
     if has_curves:
         lines.append("![dev accuracy by round](plots/dev_accuracy_by_round.png)")
     if c["run"].get("language_analysis", True) and len(summary["languages"]) >= 3:
         from borderless.language.analysis import language_section
 
         accuracy = {p: r["test_accuracy"] for p, r in summary["paradigms"].items()}
-        lines += [""] + language_section(summary["languages"], accuracy, folder / "plots",
-                                         tokenization=summary.get("tokenization"))
+        section = language_section(summary["languages"], accuracy, folder / "plots",
+                                   tokenization=summary.get("tokenization"))
+        if many:  # its per-language table lives with the others
+            with (folder / "per_language.md").open("a") as fh:
+                fh.write("\n" + "\n".join(section) + "\n")
+            lines += ["", "Gain vs language distance and tokenizer statistics per language: "
+                      "[per_language.md](per_language.md)."]
+        else:
+            lines += [""] + section
     lines += [
         "",
         "Compute budget: every paradigm has the same maximum number of training examples "

@@ -27,6 +27,7 @@ from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, resu
 from borderless import probe_selection
 from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
+from borderless.language.families import MANY_LANGUAGES, family_of
 from borderless.language.tokenization import tokenizer_stats
 from borderless.train import tokenize
 from borderless.tuning.factory import build_for, describe, pooling_of
@@ -93,6 +94,18 @@ def check_output(folder: Path, overwrite: bool) -> Path:
     return folder
 
 
+def partition_overview(kind: str, table: str, folder: Path) -> str:
+    """The clients table for the screen; with many clients their sizes in one line (the table is in
+    partition.txt)."""
+    rows = table.splitlines()[1:]
+    if len(rows) <= MANY_LANGUAGES:
+        return f"federated clients ({kind} partition):\n{table}"
+    sizes = sorted(int(r.split()[1]) for r in rows)
+    return (f"federated clients ({kind} partition): {len(sizes)} clients, training examples per client "
+            f"min {sizes[0]}, median {sizes[len(sizes) // 2]}, max {sizes[-1]} (every client: "
+            f"{folder / 'partition.txt'})")
+
+
 def ensure_writable(folder: Path) -> None:
     """Fail now, naming the folder, rather than after an hour of training."""
     import tempfile
@@ -116,8 +129,12 @@ def language_distances(cfg: Config, languages: list[str]) -> dict[tuple[str, str
     languages (their monolingual model is the nearest training language's)."""
     if cfg.federated.aggregator != "distance" and not cfg.data.zero_shot:
         return None
-    from borderless.language.distance import distance
+    from borderless.language.distance import distance, pair_distances
 
+    if cfg.federated.aggregator != "distance":  # zero-shot only: each against the training languages
+        zero_shot = [l for l in languages if l in cfg.data.zero_shot]
+        training = [l for l in languages if l not in cfg.data.zero_shot]
+        return pair_distances(cfg.federated.distance_kind, [(z, t) for z in zero_shot for t in training])
     m = distance(cfg.federated.distance_kind, languages)
     return {(a, b): m.get(a, b) for a in languages for b in languages}
 
@@ -203,7 +220,9 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
     y = {k: v for k, v in frozen.y.items() if k in x}
     data = ProbeData(frozen.languages, frozen.languages, frozen.num_labels, x, y, frozen.clients, {}, frozen.allowed)
     p = cfg.probe
-    fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter))
+    needed = tuple(dict.fromkeys("federated" if q.startswith("federated") else q for q in cfg.run.paradigms))
+    fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
+                             cfg.federated.clients_per_round, cfg.run.seed, paradigms=needed))
     facts = {"fitted_on": "the starting model's features (untrained prompt included)",
              "seconds": round(time.perf_counter() - t0, 2),
              "dev_accuracy": {k: pr.dev_accuracy for k, pr in fitted.items()}}
@@ -212,7 +231,8 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
 
 def fit_probes(cfg: Config, data: ProbeData) -> dict:
     p = cfg.probe
-    probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter))
+    probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
+                             cfg.federated.clients_per_round, cfg.run.seed))
     probes["federated_personal"] = personalised_probe(data, probes["federated"])
     return probes
 
@@ -295,7 +315,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
     (folder / "partition.txt").write_text(work.partition_table + "\n")
     if progress:
-        print(f"federated clients ({cfg.data.partition} partition):\n{work.partition_table}", file=sys.stderr)
+        print(partition_overview(cfg.data.partition, work.partition_table, folder), file=sys.stderr)
     backbone_params = backbone.num_parameters()
     pdata, feature_facts = probe_data(cfg, backbone, work, len(labels))  # before any method touches the backbone
     t_probe = time.perf_counter()
@@ -369,6 +389,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "paradigms": {name: paradigm_summary(name, r, work, probes, cfg) for name, r in results.items()},
         "zero_shot_nearest": {z: pdata.nearest[z] for z in work.zero_shot if z in pdata.nearest},
     }
+    if len(work.languages) > MANY_LANGUAGES:  # the report groups them by family
+        summary["families"] = family_of(work.languages + work.zero_shot)
     probe_selection.select(summary)
     (folder / "results.json").write_text(json.dumps(summary, indent=2))
     write_report(folder, summary)

@@ -273,7 +273,9 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
             if ckpt.finished(paradigm) is not None:
                 results[paradigm] = result_from_record(ckpt.finished(paradigm), work, cfg)
                 continue
-            per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, len(work.clients))
+            clients = len(work.client_rows)
+            sampled = min(cfg.federated.clients_per_round or clients, clients)
+            per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, sampled)
             units = cfg.federated.rounds * per_round
             clock["t0"] = time.perf_counter()
             with tqdm(total=units, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,

@@ -44,3 +44,19 @@ def test_another_backbone_or_max_length_never_reuses_features(tmp_path, tiny_bac
     store.get(long)
     store.get(short)
     assert store.computed == 2  # truncation changes the ids, hence the key
+
+
+def test_opening_a_big_cache_holds_only_what_the_run_asks_for(tmp_path, tiny_backbone):
+    tok = tiny_backbone.tokenizer
+    first, second = sentences(tok, ["one run's sentence", "another"]), sentences(tok, ["a later run's sentence"])
+    store = feature_store(tmp_path, "tiny-random", tiny_backbone.model)
+    want = store.get(first)
+    store.get(second)
+    again = feature_store(tmp_path, "tiny-random", tiny_backbone.model)
+    assert len(again._mem) == 0 and len(again._on_disk) == 3  # keys only, until asked
+    assert torch.equal(again.get(first), want) and again.computed == 0
+    assert len(again._mem) == 2  # the other run's feature stayed on disk
+    for shard in (tmp_path / "features").rglob("shard-*.safetensors"):
+        shard.write_bytes(b"damaged")
+    third = feature_store(tmp_path, "tiny-random", tiny_backbone.model)
+    assert torch.allclose(third.get(first), want, atol=1e-6) and third.computed == 2  # recomputed, no error

@@ -76,7 +76,10 @@ def pooled_features(model: torch.nn.Module, data: TokenizedSet, idx: list[int], 
 
 
 class FeatureStore:
-    """Features of one backbone, on disk and in memory. ``get`` computes only what is missing."""
+    """Features of one backbone, on disk and in memory. ``get`` computes only what is missing.
+
+    The cache folder grows with every run on that backbone, so opening it reads only each shard's
+    keys; a feature is read from its shard when a run asks for it, and only then held in memory."""
 
     def __init__(self, folder: Path | None, model: torch.nn.Module, batch_size: int = 64, pooling: str = "mean"):
         self.folder = Path(folder) if folder else None
@@ -84,20 +87,41 @@ class FeatureStore:
         self.batch_size = batch_size
         self.pooling = pooling
         self._mem: dict[bytes, torch.Tensor] = {}
+        self._on_disk: dict[bytes, tuple[Path, int]] = {}  # key → (shard, row), read on demand
         self.computed = 0  # sentences run through the backbone by this store (for tests and logs)
         if self.folder and self.folder.is_dir():
-            from safetensors.torch import load_file
+            from safetensors import safe_open
 
             for shard in sorted(self.folder.glob("shard-*.safetensors")):
                 try:
-                    t = load_file(shard)
+                    with safe_open(shard, framework="pt") as fh:
+                        keys = fh.get_tensor("keys").numpy()
                 except Exception:  # noqa: BLE001 - a damaged shard is only a cache miss
                     continue
-                for k, f in zip(t["keys"].numpy(), t["features"]):
-                    self._mem[k.tobytes()] = f
+                for row, k in enumerate(keys):
+                    self._on_disk[k.tobytes()] = (shard, row)
+
+    def _read(self, keys: list[bytes]) -> None:
+        """Bring the cached features of ``keys`` into memory, one read per shard."""
+        from safetensors import safe_open
+
+        by_shard: dict[Path, list[tuple[bytes, int]]] = {}
+        for k in keys:
+            if k not in self._mem and k in self._on_disk:
+                shard, row = self._on_disk[k]
+                by_shard.setdefault(shard, []).append((k, row))
+        for shard, wanted in by_shard.items():
+            try:
+                with safe_open(shard, framework="pt") as fh:
+                    feats = fh.get_tensor("features")
+            except Exception:  # noqa: BLE001 - removed or damaged since: recompute
+                continue
+            for k, row in wanted:
+                self._mem[k] = feats[row].clone()
 
     def get(self, data: TokenizedSet) -> torch.Tensor:
         keys = [ids_key(ids) for ids in data.input_ids]
+        self._read(keys)
         missing = sorted({i for i, k in enumerate(keys) if k not in self._mem}, key=lambda i: keys[i])
         missing = list({keys[i]: i for i in missing}.values())  # one forward per distinct sentence
         if missing:

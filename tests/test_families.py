@@ -68,3 +68,11 @@ def test_many_languages_report_by_family_with_every_language_in_files(tmp_path, 
 def test_few_clients_keep_their_table_on_screen(tmp_path):
     table = "client        size  a b  languages\neng_Latn         7  1 2  eng_Latn:7"
     assert partition_overview("language", table, tmp_path) == f"federated clients (language partition):\n{table}"
+
+
+def test_families_without_the_knowledge_base_are_the_ones_resolve_gives():
+    from borderless.language import codes
+
+    sample = [*SIB200_LANGUAGES[::7], "nah", "oto", "swh_Latn", "zho_Hant", "msa", "ara_Arab", "xx_Fake", "qqq"]
+    assert {c: codes.family(c) for c in sample} == {c: codes.resolve(c).family for c in sample}
+    assert codes.family("hau_Latn") == "Afro-Asiatic" and codes.family("qqq") == ""

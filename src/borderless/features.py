@@ -165,3 +165,18 @@ def start_features(classifier: torch.nn.Module, data: TokenizedSet, batch_size: 
     the features its LP-FT head is fitted on. Not cached: they depend on the method's seeded start."""
     classifier.eval()
     return _batched(classifier.pooled, data, list(range(len(data))), batch_size)
+
+
+def return_free_memory() -> None:
+    """Hand the heap pages that feature extraction freed back to the OS before training allocates its own
+    (glibc's ``malloc_trim``; a no-op elsewhere): batches of many lengths leave freed memory in pieces.
+    Measured with benchmarks/memory.py --stages: ~40 MiB less resident at the start of training with
+    50 and 205 clients; most of what the probe stages hold stays in use."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+

@@ -19,7 +19,7 @@ from borderless.data.sampling import stratified_cap
 from borderless.data.presets import load_dataset
 from borderless.data.types import LanguageData
 from borderless.errors import OutputError
-from borderless.features import feature_store, start_features
+from borderless.features import feature_store, return_free_memory, start_features
 from borderless.checkpoint import Checkpointer
 from borderless.checkpoint import load as load_checkpoint
 from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, result_from_record, result_record,
@@ -323,6 +323,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     t_probe = time.perf_counter()
     probes = fit_probes(cfg, pdata)
     feature_facts["probe_fit_s"] = round(time.perf_counter() - t_probe, 2)
+    return_free_memory()
     if progress:
         print("frozen-feature probes (mean test accuracy): " + ", ".join(
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
@@ -330,6 +331,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     base = trainable_state(model)
     init_probes, init_facts = (start_probes(cfg, model, work, pdata, probes)
                                if cfg.method.probe_init else (None, {}))
+    return_free_memory()  # what feature extraction freed, before training allocates its own
     init = Start(base, init_probes)
     head_names = model.head_parameter_names()
 

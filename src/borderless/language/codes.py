@@ -144,7 +144,7 @@ def resolve(code: str) -> LanguageInfo:
         return LanguageInfo(code, iso, script or None, "", None, None, None, "", "", "unknown",
                             notes=(f"'{iso}' is not an ISO 639-1/639-3 code; write e.g. 'hau_Latn', 'hau' or 'ha'",))
     iso3 = lang.part3
-    known = set(uriel().langs[0])
+    known = _uriel_codes()
     if iso3 not in known:
         return LanguageInfo(code, iso3, script or None, lang.name, None, lang.macrolanguage or None, None, "", "",
                             "unknown", notes=(f"ISO 639-3 '{iso3}' is not in URIEL",))
@@ -165,12 +165,43 @@ def resolve(code: str) -> LanguageInfo:
         else:
             per_family[fam] = None
             notes.append(f"{fam}: no URIEL data for '{iso3}'" + (f" or its macrolanguage '{macro}'" if macro else ""))
+    glotto, family, lineage = _lineage(iso3, member, macro)
+    return LanguageInfo(code, iso3, script or None, lang.name, iso3, macro, glotto, family, lineage,
+                        _resource_levels().get(glotto or "", "unknown"), per_family, tuple(notes))
+
+
+def _lineage(iso3: str, member: str | None, macro: str | None) -> tuple[str | None, str, str]:
+    """(glottocode, family, lineage) from URIEL+'s Glottolog tables: the family is the top of the lineage,
+    an isolate's own name, or "" when Glottolog has no row."""
     glotto = _glottocodes().get(iso3) or _glottocodes().get(member or macro or "")
     row = _lineages().get(glotto or "", {})
     lineage = row.get("lineage", "") or ""
-    return LanguageInfo(code, iso3, script or None, lang.name, iso3, macro, glotto,
-                        lineage.split(",")[0].strip() if lineage else (f"{row['language_name']} (isolate)" if row else ""),
-                        lineage, _resource_levels().get(glotto or "", "unknown"), per_family, tuple(notes))
+    family = lineage.split(",")[0].strip() if lineage else (f"{row['language_name']} (isolate)" if row else "")
+    return glotto, family, lineage
+
+
+@functools.cache
+def family(code: str) -> str:
+    """``resolve(code).family`` from the two small Glottolog tables alone: ``resolve`` loads the whole URIEL+
+    knowledge base (~230 MiB resident, seconds), which a report that only groups languages by family
+    does not need. "" for a code URIEL cannot map."""
+    iso = COLLECTIVE_TO_INDIVIDUAL.get(code.partition("_")[0], (code.partition("_")[0], ""))[0]
+    lang = _iso639(iso) if iso.isalpha() and len(iso) in (2, 3) else None
+    if lang is None or lang.part3 not in _uriel_codes():
+        return ""
+    member = MACRO_TO_INDIVIDUAL.get(lang.part3, (None, ""))[0]
+    return _lineage(lang.part3, member, lang.macrolanguage or None)[1]
+
+
+@functools.cache
+def _uriel_codes() -> frozenset[str]:
+    """The languages URIEL+ knows (``uriel().langs[0]``), read from its language list without loading
+    the feature arrays."""
+    path = resources.files("urielplus") / "database" / "family_features.npz"
+    if not path.is_file():  # URIELPlus() copies its working files from original_uriel on first use
+        path = resources.files("urielplus") / "database" / "original_uriel" / "family_features.npz"
+    with path.open("rb") as fh, np.load(fh, allow_pickle=True) as npz:
+        return frozenset(str(c) for c in npz["langs"])
 
 
 def mapping_table(codes: list[str] | tuple[str, ...]) -> str:

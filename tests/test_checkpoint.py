@@ -11,7 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from borderless.checkpoint import NAME, Checkpointer, CheckpointError
+from borderless.checkpoint import NAME, Checkpointer, CheckpointError, load
 from borderless.config import load_config
 from borderless.runner import run
 from conftest import WORDS, tiny_config_text, write_language
@@ -81,6 +81,34 @@ def test_a_run_stopped_after_any_round_resumes_to_the_same_result(whole, tmp_pat
     monkeypatch.setattr(Checkpointer, "save", real_save)
     run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone, resume=True)
     _same_run(root / "run", tmp_path / "cut")
+
+
+def test_a_resumed_paradigm_reports_its_whole_wall_time_and_its_bar_goes_on(whole, tmp_path, tiny_backbone,
+                                                                               monkeypatch):
+    root, data = whole
+    _, cfg = _config(root, data)
+    real_save, calls = Checkpointer.save, {"n": 0}
+
+    def slow_save_then_die(self, name, record):
+        if name == "centralized":
+            time.sleep(0.5)  # its rounds before the restart take a while
+        real_save(self, name, record)
+        calls["n"] += 1
+        if calls["n"] == 14:  # after centralized round 2 of 3
+            raise Killed
+
+    monkeypatch.setattr(Checkpointer, "save", slow_save_then_die)
+    with pytest.raises(Killed):
+        run(cfg, tmp_path / "cut", progress=True, backbone=tiny_backbone)
+    current = load(tmp_path / "cut", cfg.to_dict())["current"]
+    assert current["paradigm"] == "centralized" and current["units"] == 2 and current["elapsed_s"] >= 1.0
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    run(cfg, tmp_path / "cut", progress=True, backbone=tiny_backbone, resume=True)
+    wall = json.loads((tmp_path / "cut" / "results.json").read_text())["paradigms"]["centralized"]["wall_s"]
+    assert wall >= 1.0  # the seconds before the restart count
+    rows = [json.loads(x) for x in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
+    central = [r["elapsed_s"] for r in rows if r["paradigm"] == "centralized"]
+    assert central == sorted(central) and central[-1] >= 1.0  # elapsed_s goes on across the restart
 
 
 def test_sigkill_mid_run_then_resume_from_the_command_line(tmp_path, sib200_dir):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import time
 from pathlib import Path
 
 import torch
@@ -105,6 +106,8 @@ class Checkpointer:
         self.payload = payload or {"format": FORMAT, "config": config, "finished": {}, "current": None,
                                    "metrics_bytes": 0}
         self.metrics_position = metrics_position
+        self.units = lambda: 0  # the progress bar's count, saved so that a resumed bar starts where it was
+        self._t0 = time.perf_counter()
 
     @property
     def metrics_bytes(self) -> int:
@@ -117,9 +120,20 @@ class Checkpointer:
         cur = self.payload.get("current")
         return cur["record"] if cur and cur["paradigm"] == paradigm else None
 
+    def begin(self, paradigm: str) -> tuple[float, int]:
+        """Start the clock of ``paradigm``: (seconds it had run, progress units it had done) before the
+        restart it resumes from, (0, 0) when it starts afresh. Saved rounds carry both on, so a resumed
+        paradigm reports its whole wall time, not the part after the restart."""
+        cur = self.payload.get("current")
+        before = (float(cur.get("elapsed_s", 0.0)), int(cur.get("units", 0))) if cur and cur["paradigm"] == paradigm \
+            else (0.0, 0)
+        self._t0 = time.perf_counter() - before[0]
+        return before
+
     def save(self, paradigm: str, record: dict) -> None:
         if self.path is not None:
-            self.payload["current"] = {"paradigm": paradigm, "record": record}
+            self.payload["current"] = {"paradigm": paradigm, "record": record,
+                                       "elapsed_s": time.perf_counter() - self._t0, "units": self.units()}
             self._write()
 
     def finish(self, paradigm: str, record: dict) -> None:

@@ -277,9 +277,12 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
             sampled = min(cfg.federated.clients_per_round or clients, clients)
             per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, sampled)
             units = cfg.federated.rounds * per_round
-            clock["t0"] = time.perf_counter()
-            with tqdm(total=units, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,
+            before_s, done = ckpt.begin(paradigm)  # what it had done before a restart
+            clock["t0"] = time.perf_counter() - before_s
+            with tqdm(total=units, initial=done, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,
                       dynamic_ncols=True) as bar:
+                ckpt.units = lambda bar=bar: bar.n
+
                 def tick(who: str, bar=bar) -> None:
                     bar.set_postfix_str(who)
                     bar.update(1)
@@ -289,6 +292,7 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
                                                                results.get("federated"), ckpt)
                 else:
                     results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick, ckpt)
+            results[paradigm].wall_s += before_s
             for lang, m in results[paradigm].test.items():
                 sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
             ckpt.finish(paradigm, result_record(results[paradigm]))

@@ -130,10 +130,14 @@ class Checkpointer:
         self._t0 = time.perf_counter() - before[0]
         return before
 
+    def elapsed(self) -> float:
+        """Seconds the paradigm in progress has run, the part before a restart included."""
+        return time.perf_counter() - self._t0
+
     def save(self, paradigm: str, record: dict) -> None:
         if self.path is not None:
             self.payload["current"] = {"paradigm": paradigm, "record": record,
-                                       "elapsed_s": time.perf_counter() - self._t0, "units": self.units()}
+                                       "elapsed_s": self.elapsed(), "units": self.units()}
             self._write()
 
     def finish(self, paradigm: str, record: dict) -> None:

@@ -260,14 +260,14 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
     else:  # rows written after the checkpoint belong to work that is redone
         with metrics_path.open("r+b") as fh:
             fh.truncate(int(resume.get("metrics_bytes", 0)))
-    clock = {"t0": time.perf_counter()}
     with metrics_path.open("a", encoding="utf-8") as fh:
-        def sink(row: dict) -> None:  # elapsed_s: since the paradigm started (time-to-accuracy)
-            fh.write(json.dumps({**row, "elapsed_s": round(time.perf_counter() - clock["t0"], 3)}) + "\n")
-            fh.flush()
-
         ckpt = (Checkpointer(folder, cfg.to_dict(), resume, fh.tell) if cfg.run.checkpoint
                 else Checkpointer(None, cfg.to_dict()))
+
+        def sink(row: dict) -> None:  # elapsed_s: since the paradigm started (time-to-accuracy)
+            fh.write(json.dumps({**row, "elapsed_s": round(ckpt.elapsed(), 3)}) + "\n")
+            fh.flush()
+
         results: dict[str, ParadigmResult] = {}
         for paradigm in cfg.run.paradigms:
             if ckpt.finished(paradigm) is not None:
@@ -277,8 +277,7 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
             sampled = min(cfg.federated.clients_per_round or clients, clients)
             per_round = {"centralized": 1, "monolingual": len(work.languages)}.get(paradigm, sampled)
             units = cfg.federated.rounds * per_round
-            before_s, done = ckpt.begin(paradigm)  # what it had done before a restart
-            clock["t0"] = time.perf_counter() - before_s
+            before_s, done = ckpt.begin(paradigm)  # what it had done before a restart; starts its clock
             with tqdm(total=units, initial=done, desc=f"{paradigm:<11}", unit="client-round", disable=not progress,
                       dynamic_ncols=True) as bar:
                 ckpt.units = lambda bar=bar: bar.n

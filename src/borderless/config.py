@@ -91,6 +91,9 @@ class MethodConfig:
     # prompt: vocab (sampled real vocabulary embeddings) | random | labels (the label words' embeddings,
     # Lester et al.'s class-label init; with the verbalizer, its words)
     prompt_init: str = "vocab"
+    # prefix: random (PEFT's N(0, 1) prefixes) | keys (each layer's keys and values of sampled
+    # vocabulary tokens, computed by the frozen backbone: deep prompts start as real context)
+    prefix_init: str = "random"
     encoder_type: str = "MLP"  # p_tuning: MLP | LSTM
     encoder_hidden_size: int = 0  # p_tuning: 0 = the backbone's hidden size
     lora_r: int = 8
@@ -425,6 +428,8 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("method.lora_targets", "list the module names to adapt, e.g. [\"query\", \"value\"]")
     if c.method.prompt_init not in ("vocab", "random", "labels"):
         bad("method.prompt_init", "must be 'vocab', 'random' or 'labels'")
+    if c.method.prefix_init not in ("random", "keys"):
+        bad("method.prefix_init", "must be 'random' (PEFT's N(0, 1) prefixes) or 'keys' (the backbone's own keys and values)")
     if c.method.classifier not in ("head", "verbalizer"):
         bad("method.classifier", "must be 'head' (a linear head on pooled hidden states) or 'verbalizer' (a decoder's LM head)")
     if c.method.pooling not in ("", "mean", "last"):

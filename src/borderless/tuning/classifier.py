@@ -41,6 +41,16 @@ class EncoderClassifier(nn.Module):
         encoder or prefix does (extra positions to attend to); LoRA (B = 0) and full fine-tuning do not."""
         return self.num_virtual_tokens > 0 or any("prefix" in n or "prompt" in n for n, _ in self.named_parameters())
 
+    def set_prompt_table(self, rows: torch.Tensor, why: str) -> None:
+        """Overwrite the method's one trainable prompt table (a soft prompt's embeddings, a prefix's
+        keys and values) with ``rows``; ``why`` names the setting in the error if the shapes differ."""
+        table = [p for n, p in self.named_parameters() if p.requires_grad and "prompt_encoder" in n]
+        if len(table) != 1 or table[0].shape != rows.shape:
+            raise RuntimeError(f"{why}: expected one prompt table of shape {tuple(rows.shape)}, "
+                               f"found {[tuple(p.shape) for p in table]}")
+        with torch.no_grad():
+            table[0].copy_(rows)
+
     def head_parameter_names(self) -> set[str]:
         return {f"head.{n}" for n, _ in self.head.named_parameters()}
 

@@ -52,6 +52,10 @@ def build_for(backbone, labels: list[str], cfg: MethodConfig, seed: int) -> Enco
     model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg, seed, words)
     if cfg.name == "prompt" and cfg.prompt_init == "labels":
         init_prompt_from_labels(model, backbone, list(labels), cfg)
+    if cfg.name == "prefix" and cfg.prefix_init == "keys":
+        from borderless.tuning.prefix import init_prefix_from_keys
+
+        init_prefix_from_keys(model, backbone, cfg, seed)
     return model
 
 
@@ -74,12 +78,7 @@ def init_prompt_from_labels(model: EncoderClassifier, backbone, labels: list[str
     scale = getattr(backbone.model.get_input_embeddings(), "embed_scale", None)  # Gemma scales its embeddings
     if scale is not None:
         rows = rows * float(scale)
-    prompt = [p for n, p in model.named_parameters() if p.requires_grad and "prompt_encoder" in n]
-    if len(prompt) != 1 or prompt[0].shape != rows.shape:
-        raise RuntimeError(f"prompt_init = labels: expected one prompt table of shape {tuple(rows.shape)}, "
-                           f"found {[tuple(p.shape) for p in prompt]}")
-    with torch.no_grad():
-        prompt[0].copy_(rows)
+    model.set_prompt_table(rows, "prompt_init = labels")
 
 
 def describe(cfg: MethodConfig) -> str:

@@ -12,7 +12,7 @@ from borderless.tuning.full import build_full_classifier
 from borderless.tuning.head import build_head_classifier
 from borderless.tuning.lora import build_lora_classifier
 from borderless.tuning.p_tuning import build_p_tuning_classifier
-from borderless.tuning.prefix import build_prefix_classifier
+from borderless.tuning.prefix import build_prefix_classifier, init_prefix_from_keys
 from borderless.tuning.prompt import build_prompt_classifier
 
 BUILDERS = {
@@ -53,8 +53,6 @@ def build_for(backbone, labels: list[str], cfg: MethodConfig, seed: int) -> Enco
     if cfg.name == "prompt" and cfg.prompt_init == "labels":
         init_prompt_from_labels(model, backbone, list(labels), cfg)
     if cfg.name == "prefix" and cfg.prefix_init == "keys":
-        from borderless.tuning.prefix import init_prefix_from_keys
-
         init_prefix_from_keys(model, backbone, cfg, seed)
     return model
 

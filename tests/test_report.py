@@ -24,8 +24,13 @@ def test_seeds_report_is_mean_and_std_of_the_runs(tmp_path, sib200_dir, tiny_bac
     gains = [r.results["paradigms"]["federated"]["mean_accuracy"] - r.results["paradigms"]["monolingual"]["mean_accuracy"]
              for r in runs]
     assert summary["gains"]["federated − monolingual"][0] == pytest.approx(sum(gains) / 2)
+    margins = [r.results["paradigms"]["federated"]["mean_accuracy"] - r.results["probes"]["federated"]["mean_accuracy"]
+               for r in runs]
+    assert summary["paradigms"]["federated"]["margin_over_probe_per_seed"] == pytest.approx(margins)
+    assert summary["paradigms"]["federated"]["margin_over_probe"][0] == pytest.approx(sum(margins) / 2)
     report = (tmp_path / "seeds" / "report.md").read_text()
     assert "probe: fed" in report and "federated − monolingual" in report
+    assert ", ".join(f"{100 * m:+.1f}" for m in margins) in report  # the margin of each seed, in points
     # a run written before a config key existed compares equal when the key has its default
     old = json.loads((tmp_path / "s1" / "results.json").read_text())
     del old["config"]["data"]["zero_shot_dataset"], old["config"]["train"]["patience"]

@@ -51,6 +51,8 @@ BROKEN_CONFIG = {
     "rounds 0": ("[federated]\nrounds = 0", r"federated\.rounds: must be >= 1"),
     "batch 0": ("[train]\nbatch_size = 0", r"train\.batch_size: must be >= 1"),
     "cap < 0": ("[data]\nmax_train_per_language = -5", r"data\.max_train_per_language: must be >= 0"),
+    "zero-shot dev cap < -1": ("[data]\nmax_zero_shot_dev_per_language = -2",
+                               r"data\.max_zero_shot_dev_per_language: must be >= -1"),
     "unknown language": ('[data]\nlanguages = ["eng_Latn", "xyz_Latn"]', r"unknown sib200 language 'xyz_Latn'"),
 }
 

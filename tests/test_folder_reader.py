@@ -1,6 +1,7 @@
 """The per-language folder reader: every format, its errors (file, line, fix), carving, fallbacks,
 per-language label sets and sentence pairs."""
 
+import dataclasses
 import json
 
 import pytest
@@ -114,7 +115,23 @@ def test_carving_is_stratified_seeded_and_parallel(tmp_path):
     assert sorted(ex.label for ex in en.dev) == [0, 0, 1, 1, 2, 2]  # stratified
     assert [ex.uid.split("/")[1] for ex in en.dev] == [ex.uid.split("/")[1] for ex in sw.dev]  # same rows
     assert not {ex.uid for ex in en.dev} & {ex.uid for ex in en.train}
-    assert en.train[0].text_pair == "en hypothesis 0" and "carved" in en.notes[0]
+    assert en.train[0].text_pair == en.train[0].text.replace("premise", "hypothesis") and "carved" in en.notes[0]
+
+
+def test_xnli_carve_keeps_a_premise_and_its_hypotheses_on_one_side(tmp_path):
+    (tmp_path / "dev").mkdir()
+    (tmp_path / "test").mkdir()
+    labels = ("neutral", "contradiction", "entailment")
+    rows = [f"premise {g}\thypothesis {g}.{j}\t{labels[j]}" for g in range(50) for j in range(3)]
+    (tmp_path / "dev" / "en.tsv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "test" / "en.tsv").write_text("\n".join(rows[:6]) + "\n")
+    en = load_folder(tmp_path, ["en"], PRESETS["xnli"])["en"]
+    assert (len(en.train), len(en.dev)) == (120, 30)
+    assert not {ex.text for ex in en.dev} & {ex.text for ex in en.train}
+    assert sorted(ex.label for ex in en.dev) == [0] * 10 + [1] * 10 + [2] * 10
+    assert "rows sharing a text kept on one side" in en.notes[0]
+    row_by_row = load_folder(tmp_path, ["en"], dataclasses.replace(PRESETS["xnli"], carve_by_text=False))["en"]
+    assert {ex.text for ex in row_by_row.dev} & {ex.text for ex in row_by_row.train}  # what the grouping prevents
 
 
 def test_fallback_split_and_union_label_space(tmp_path):

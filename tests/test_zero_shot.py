@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from borderless.config import ConfigError, load_config
-from borderless.runner import run
+from borderless.config import ConfigError, DataConfig, load_config
+from borderless.runner import dev_cap, run
 from tests.conftest import tiny_config_text
 
 ZS = 'zero_shot = ["amh_Ethi"]\n'
@@ -69,3 +69,10 @@ def test_bad_zero_shot_and_distance_settings(tmp_path, sib200_dir):
         _config(tmp_path, sib200_dir, 'aggregator = "distance"\n', extra_data=ZS + 'partition = "iid"\n')
     with pytest.raises(ConfigError, match="federated.temperature"):
         _config(tmp_path, sib200_dir, "temperature = 0\n")
+
+
+def test_zero_shot_dev_cap_defaults_to_the_dev_cap_and_can_differ():
+    assert dev_cap(DataConfig(max_dev_per_language=60), zero_shot=True) == 60
+    own = DataConfig(max_dev_per_language=0, max_zero_shot_dev_per_language=100)
+    assert dev_cap(own, zero_shot=True) == 100 and dev_cap(own, zero_shot=False) == 0
+    assert dev_cap(DataConfig(max_dev_per_language=60, max_zero_shot_dev_per_language=0), zero_shot=True) == 0

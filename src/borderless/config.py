@@ -43,6 +43,9 @@ class DataConfig:
     max_train_per_language: int = 0  # 0 = all; else a seeded stratified subsample
     max_dev_per_language: int = 0  # 0 = the whole dev split (used for the per-round curves)
     max_test_per_language: int = 0  # 0 = the whole test split (the reported accuracies)
+    # the zero-shot languages' dev splits (their per-round curves only; they choose nothing):
+    # -1 = max_dev_per_language, 0 = whole, else a cap
+    max_zero_shot_dev_per_language: int = -1
     partition: str = "language"  # federated clients: language | iid | dirichlet | size_skew
     num_clients: int = 0  # iid / dirichlet: 0 = as many clients as languages
     dirichlet_alpha: float = 0.5
@@ -70,6 +73,8 @@ class DataConfig:
     fallback_splits: dict[str, str] = field(default_factory=dict)  # read where a split's file is missing
     carve_from: str | None = None  # a split cut into train and dev (seeded, stratified)
     carve_dev_fraction: float = 0.0  # 0 = the preset's (0.2)
+    # the carve keeps rows sharing their text on one side (XNLI's preset: a premise's hypotheses)
+    carve_by_text: bool | None = None
     skip_empty: bool | None = None  # rows with an empty text are skipped (and counted in the report) instead of refused
 
 
@@ -399,6 +404,8 @@ def validate(c: Config, label: str = "<config>") -> None:
     for key in ("max_train_per_language", "max_dev_per_language", "max_test_per_language"):
         if getattr(c.data, key) < 0:
             bad(f"data.{key}", "must be >= 0 (0 means no cap)")
+    if c.data.max_zero_shot_dev_per_language < -1:
+        bad("data.max_zero_shot_dev_per_language", "must be >= -1 (-1: as max_dev_per_language, 0: no cap)")
     if c.data.partition not in PARTITIONS:
         bad("data.partition", f"unknown partition {c.data.partition!r}; available: {', '.join(PARTITIONS)}")
     if c.data.num_clients < 0:

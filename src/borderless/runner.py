@@ -177,7 +177,7 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     work = Workload(
         langs,
         train={l: tok(train[l], l) for l in langs},
-        dev={l: tok(stratified_cap(d.dev, caps.max_dev_per_language, seed), l) for l, d in data.items()},
+        dev={l: tok(stratified_cap(d.dev, dev_cap(caps, l in zero_shot), seed), l) for l, d in data.items()},
         test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed), l) for l, d in data.items()},
         clients=clients,
         partition_table=histogram(clients, train, labels),
@@ -186,6 +186,13 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
         num_labels=len(labels),
     )
     return work, labels
+
+
+def dev_cap(caps, zero_shot: bool) -> int:
+    """How many dev rows a language keeps: zero-shot languages may have their own cap."""
+    if zero_shot and caps.max_zero_shot_dev_per_language >= 0:
+        return caps.max_zero_shot_dev_per_language
+    return caps.max_dev_per_language
 
 
 def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int) -> tuple[ProbeData, dict]:

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from borderless.data.sampling import stratified_cap
+from borderless.data.sampling import grouped_cap, stratified_cap
 from borderless.data.types import Example, LabelSet, LanguageData
 
 SPLITS = ("train", "dev", "test")
@@ -55,6 +55,9 @@ class FolderFormat:
     carve_from: str = ""  # a split whose file is cut into train and dev (XNLI: dev/), seeded and stratified
     carve_dev_fraction: float = 0.2
     carve_seed: int = 0
+    # the carve keeps examples that share their text on one side (XNLI: a premise and its three
+    # hypotheses, one per label; split row by row, dev premises are in training with the other labels)
+    carve_by_text: bool = False
     skip_empty: bool = False  # rows with an empty text (or second text) are skipped and counted, not refused
     folder: str = ""  # the preset's folder name under the shared data root
     note: str = ""  # one line for people: where the data comes from
@@ -261,13 +264,16 @@ def load_language(root: Path, lang: str, fmt: FolderFormat, train: bool = True) 
                 for s, r in rows.items()}
     if fmt.carve_from:
         carved = examples.pop("_carved")
-        dev = stratified_cap(carved, max(1, round(fmt.carve_dev_fraction * len(carved))), fmt.carve_seed)
+        n_dev = max(1, round(fmt.carve_dev_fraction * len(carved)))
+        dev = (grouped_cap(carved, [ex.text for ex in carved], n_dev, fmt.carve_seed) if fmt.carve_by_text
+               else stratified_cap(carved, n_dev, fmt.carve_seed))
         chosen = {ex.uid for ex in dev}
         examples["dev"] = dev
         if train:
             examples["train"] = [ex for ex in carved if ex.uid not in chosen]
         notes.append(f"{lang}: train and dev carved from {fmt.template('dev').format(lang=lang)} "
-                     f"({len(carved) - len(dev)} / {len(dev)} rows, stratified, seed {fmt.carve_seed})")
+                     f"({len(carved) - len(dev)} / {len(dev)} rows, stratified, seed {fmt.carve_seed}"
+                     + (", rows sharing a text kept on one side" if fmt.carve_by_text else "") + ")")
     return LanguageData(lang, labels, examples.get("train", []), examples["dev"], examples["test"], None, tuple(notes))
 
 

@@ -5,14 +5,15 @@
                  headline + text; a language without a full train file reads few_shot_50/<lang>/train.tsv
                  (50 per class; the report says so); label sets differ per language (4-7)
     xnli         {dev,test}/<lang>.tsv, no header: premise, hypothesis, label; train and dev are carved
-                 from dev/ (80 / 20, stratified, seed 0: the same rows for every paradigm and seed)
+                 from dev/ (80 / 20, stratified, seed 0: the same rows for every paradigm and seed; a
+                 premise and its three hypotheses fall on the same side)
     nusax        <lang>/{train,valid,test}.csv, CSV: id, text, label
     americasnli  {dev,test}/<lang>.tsv, header id, language, premise, hypothesis, label; evaluation only
                  (zero-shot targets of an XNLI federation: data.zero_shot_dataset = "americasnli")
     folder       nothing preset: data.path and data.splits describe it
 
 Any key set in ``[data]`` (format, splits, header, columns, text_columns, pair_column, label_column,
-id_column, quoting, labels_file, fallback_splits, carve_from, carve_dev_fraction, skip_empty) replaces the preset's.
+id_column, quoting, labels_file, fallback_splits, carve_from, carve_dev_fraction, carve_by_text, skip_empty) replaces the preset's.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ PRESETS: dict[str, FolderFormat] = {
         name="xnli", folder="xnli", format="tsv", quoting=False, header=False,
         columns=("premise", "hypothesis", "label"),
         splits={"dev": "dev/{lang}.tsv", "test": "test/{lang}.tsv"}, carve_from="dev", carve_dev_fraction=0.2,
+        carve_by_text=True,  # a premise's three hypotheses (one per label) stay together
         text_columns=("premise",), pair_column="hypothesis", label_column="label",
         note="XNLI natural language inference (sentence pairs; train/dev carved from XNLI dev)"),
     "nusax": FolderFormat(
@@ -64,6 +66,7 @@ OVERRIDES = {"format": "format", "splits": "splits", "header": "header", "column
              "text_columns": "text_columns", "pair_column": "pair_column", "label_column": "label_column",
              "id_column": "id_column", "quoting": "quoting", "labels_file": "labels_file",
              "fallback_splits": "fallback", "carve_from": "carve_from", "carve_dev_fraction": "carve_dev_fraction",
+             "carve_by_text": "carve_by_text",
              "skip_empty": "skip_empty"}
 
 

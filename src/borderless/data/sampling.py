@@ -32,3 +32,36 @@ def stratified_cap(examples: list[Example], cap: int, seed: int) -> list[Example
         rng.shuffle(idx)
         chosen.extend(idx[: take[lab]])
     return [examples[i] for i in sorted(chosen)]
+
+
+def grouped_cap(examples: list[Example], keys: list[object], cap: int, seed: int) -> list[Example]:
+    """About ``cap`` examples, taking whole groups (examples with the same key), order kept.
+
+    Groups are stratified by their sorted labels (an NLI premise with one hypothesis of each label
+    is one stratum; groups of one example are stratified by label, like :func:`stratified_cap`).
+    The number of groups taken is ``cap`` scaled by groups per example, shared between strata by
+    largest remainder. Each group is ranked by a seeded random key of its first example's position,
+    so files with the same row layout (parallel translations) give the same rows.
+    """
+    if len(keys) != len(examples):
+        raise ValueError(f"grouped_cap: {len(keys)} keys for {len(examples)} examples")
+    if cap <= 0 or cap >= len(examples):
+        return list(examples)
+    groups: dict[object, list[int]] = {}
+    for i, k in enumerate(keys):
+        groups.setdefault(k, []).append(i)
+    strata: dict[tuple[int, ...], list[list[int]]] = defaultdict(list)
+    for members in groups.values():
+        strata[tuple(sorted(examples[i].label for i in members))].append(members)
+    wanted = max(1, round(cap * len(groups) / len(examples)))
+    quotas = {s: wanted * len(g) / len(groups) for s, g in strata.items()}
+    take = {s: int(q) for s, q in quotas.items()}
+    for s in sorted(quotas, key=lambda s: (-(quotas[s] - take[s]), s))[: wanted - sum(take.values())]:
+        take[s] += 1
+    rank = list(range(len(examples)))
+    random.Random(seed).shuffle(rank)
+    chosen: list[int] = []
+    for s in sorted(strata):
+        for members in sorted(strata[s], key=lambda m: rank[m[0]])[: take[s]]:
+            chosen.extend(members)
+    return [examples[i] for i in sorted(chosen)]

@@ -8,6 +8,17 @@ from collections import defaultdict
 from borderless.data.types import Example
 
 
+def largest_remainder(sizes: dict, n: int) -> dict:
+    """``n`` shared between the keys in proportion to ``sizes``: floors, then one more each for the
+    largest remainders (ties: the smaller key)."""
+    total = sum(sizes.values())
+    quotas = {k: n * size / total for k, size in sizes.items()}
+    take = {k: int(q) for k, q in quotas.items()}
+    for k in sorted(quotas, key=lambda k: (-(quotas[k] - take[k]), k))[: n - sum(take.values())]:
+        take[k] += 1
+    return take
+
+
 def stratified_cap(examples: list[Example], cap: int, seed: int) -> list[Example]:
     """At most ``cap`` examples, label shares kept (largest-remainder rounding), order kept.
 
@@ -19,12 +30,7 @@ def stratified_cap(examples: list[Example], cap: int, seed: int) -> list[Example
     by_label: dict[int, list[int]] = defaultdict(list)
     for i, ex in enumerate(examples):
         by_label[ex.label].append(i)
-    total = len(examples)
-    quotas = {lab: cap * len(idx) / total for lab, idx in by_label.items()}
-    take = {lab: int(q) for lab, q in quotas.items()}
-    leftover = cap - sum(take.values())
-    for lab in sorted(quotas, key=lambda lab: (-(quotas[lab] - take[lab]), lab))[:leftover]:
-        take[lab] += 1
+    take = largest_remainder({lab: len(idx) for lab, idx in by_label.items()}, cap)
     rng = random.Random(seed)
     chosen: list[int] = []
     for lab in sorted(by_label):
@@ -53,11 +59,7 @@ def grouped_cap(examples: list[Example], keys: list[object], cap: int, seed: int
     strata: dict[tuple[int, ...], list[list[int]]] = defaultdict(list)
     for members in groups.values():
         strata[tuple(sorted(examples[i].label for i in members))].append(members)
-    wanted = max(1, round(cap * len(groups) / len(examples)))
-    quotas = {s: wanted * len(g) / len(groups) for s, g in strata.items()}
-    take = {s: int(q) for s, q in quotas.items()}
-    for s in sorted(quotas, key=lambda s: (-(quotas[s] - take[s]), s))[: wanted - sum(take.values())]:
-        take[s] += 1
+    take = largest_remainder({s: len(g) for s, g in strata.items()}, max(1, round(cap * len(groups) / len(examples))))
     rank = list(range(len(examples)))
     random.Random(seed).shuffle(rank)
     chosen: list[int] = []

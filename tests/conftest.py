@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 from pathlib import Path
@@ -14,6 +15,14 @@ from borderless.config import BackboneConfig, resolve_cache_dir
 LABELS = ["science/technology", "travel", "politics", "sports", "health", "entertainment", "geography"]
 REPO = Path(__file__).resolve().parents[1]
 REAL_SIB200 = Path(os.environ.get("BORDERLESS_DATA", REPO.parent / "shared" / "data" / "sib200"))
+
+
+def script_module(name: str):
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 WORDS = {
     "eng_Latn": "the of and market river team vaccine film border city".split(),

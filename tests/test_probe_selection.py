@@ -1,5 +1,4 @@
 import copy
-import importlib.util
 import json
 
 import pytest
@@ -7,7 +6,7 @@ import pytest
 from borderless import probe_selection
 from borderless.config import load_config
 from borderless.runner import run
-from conftest import REPO, tiny_config_text
+from conftest import script_module, tiny_config_text
 
 
 def _probe(dev, test, zs=None):
@@ -70,13 +69,6 @@ def test_selection_needs_a_dev_criterion_and_runs_once():
     assert probe_selection.select(copy.deepcopy(once)) == once
 
 
-def _reselect_module():
-    spec = importlib.util.spec_from_file_location("reselect", REPO / "scripts" / "reselect_with_probe.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_a_run_selects_and_old_runs_reselect_to_the_same_result(tmp_path, sib200_dir, tiny_backbone):
     p = tmp_path / "c.toml"
     p.write_text(tiny_config_text(sib200_dir, ("eng_Latn", "hau_Latn", "amh_Ethi"),
@@ -98,7 +90,7 @@ def test_a_run_selects_and_old_runs_reselect_to_the_same_result(tmp_path, sib200
     # the script finds the same dev criteria there, so it makes the same choices
     rows = [json.loads(x) for x in (out.folder / "metrics.jsonl").read_text().splitlines() if x.strip()]
     old = {"languages": s["languages"], "paradigms": {n: {"stopping": e["stopping"]} for n, e in s["paradigms"].items()}}
-    assert _reselect_module().dev_scores(old, rows) == {n: e["dev_score"] for n, e in s["paradigms"].items()}
+    assert script_module("reselect_with_probe").dev_scores(old, rows) == {n: e["dev_score"] for n, e in s["paradigms"].items()}
 
 
 def test_budget_runs_report_the_tuned_state(tmp_path, sib200_dir, tiny_backbone):

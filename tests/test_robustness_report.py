@@ -1,13 +1,10 @@
 """The attack study's table (scripts/robustness_report.py) from hand-made cells."""
 
-import importlib.util
 import json
 
-from conftest import REPO
+from conftest import script_module
 
-spec = importlib.util.spec_from_file_location("robustness_report", REPO / "scripts" / "robustness_report.py")
-report = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(report)
+report = script_module("robustness_report")
 
 
 def _cell(root, name, rule, attack, attacker, acc, rejected=0):

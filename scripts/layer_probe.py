@@ -15,28 +15,24 @@ import torch
 
 from borderless.backbones.resolve import load_configured
 from borderless.config import load_config
+from borderless.features import _batched
 from borderless.probe import ProbeData, all_probes
 from borderless.runner import build_workload, load_data
 from borderless.train import TokenizedSet
+from borderless.tuning.classifier import pool
 
 
-@torch.inference_mode()
 def layer_features(model: torch.nn.Module, data: TokenizedSet, batch_size: int = 64) -> torch.Tensor:
     """[sentences, layers + 1, hidden]: every hidden state (embeddings first) mean-pooled over the real
     tokens; the last layer is what borderless' probe and heads see (``features.pooled_features``)."""
     model.eval()
-    order = sorted(range(len(data.labels)), key=lambda j: len(data.input_ids[j]))
-    out = None
-    for start in range(0, len(order), batch_size):
-        chunk = order[start : start + batch_size]
-        ids, mask, _ = data.collate(chunk)
+
+    def every_layer(ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         hidden = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-        m = mask.unsqueeze(-1).float()
-        pooled = torch.stack([(h.float() * m).sum(1) / m.sum(1).clamp_min(1.0) for h in hidden], 1)
-        if out is None:
-            out = torch.zeros(len(order), *pooled.shape[1:])
-        out[chunk] = pooled
-    return out
+        return torch.cat([pool(h.float(), mask) for h in hidden], -1)
+
+    flat = _batched(every_layer, data, list(range(len(data.labels))), batch_size)
+    return flat.reshape(len(data.labels), -1, model.config.hidden_size)
 
 
 def variants(layers: int) -> dict:

@@ -16,11 +16,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from borderless.backbones.resolve import load_configured
-from borderless.config import load_config
+from borderless.config import PARADIGMS, load_config
 from borderless.runner import build_workload, fit_probes, load_data, probe_data
 
 HALF_DECADE = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
-PARADIGMS = ("monolingual", "centralized", "federated", "federated_personal")
 
 
 def floors(cfg, grid, cache: dict) -> dict[str, dict[str, float]]:

@@ -5,10 +5,15 @@ multilingual-e5-small (head) per dataset, from the cells ``scripts/decoder_study
 For each dataset: every cell × paradigm as mean ± std over its seeds beside that paradigm's
 frozen-feature probe and the majority class; per language, each cell's monolingual and federated
 accuracy and federated − monolingual, beside the tokenizer statistics of that cell's backbone
-(tokens per word, byte-fallback and single-character pieces); the Spearman correlation across
-languages between a cell's federated gain and its tokens per word (the related study's question:
-does the gain follow the tokenizer?) and between the decoder − encoder gap and the decoder's
-tokens per word. Writes ``<study>/<dataset>/summary.{md,json}`` and ``summary.png``.
+(tokens per word, byte-fallback pieces, and parity: tokens per sentence over English's on the
+parallel test sentences, the one of them that can rank Thai and Chinese); the Spearman correlation
+across languages between a cell's federated gain and each of tokens per word and parity (the related
+study's question: does the gain follow the tokenizer?) and between the decoder − encoder gap and the
+decoder's. Writes ``<study>/<dataset>/summary.{md,json}`` and ``summary.png``.
+
+Runs written before results.json recorded tokens per sentence get their statistics recomputed from
+their own config.toml (its data and its backbone's tokenizer), checked against the tokens per word
+they did record.
 
     .venv/bin/python scripts/decoder_report.py docs/results/decoder
 """
@@ -19,6 +24,8 @@ import json
 import statistics
 import sys
 from pathlib import Path
+
+from borderless.language.tokenization import parity, reference_language, stats_by_language
 
 CELL_ORDER = ("gemma-verbalizer", "gemma-head", "e5-head")
 PARADIGMS = ("monolingual", "centralized", "federated")
@@ -59,8 +66,39 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return cov / var if var else None
 
 
+def recompute_tokenization(run: Path, recorded: dict) -> dict:
+    """The tokenizer statistics of the run in ``run`` as the runner computes them, from its own
+    config.toml; refuses when they disagree with what the run recorded."""
+    from borderless.backbones.resolve import load_configured
+    from borderless.config import load_config
+    from borderless.runner import load_data
+
+    cfg = load_config(run / "config.toml")
+    stats = stats_by_language(load_configured(cfg.backbone).tokenizer, load_data(cfg), list(recorded))
+    for lang, old in recorded.items():
+        if abs(stats[lang]["tokens_per_word"] - old["tokens_per_word"]) > 1e-9:
+            raise ValueError(f"{run / 'results.json'}: tokenization[{lang!r}].tokens_per_word is {old['tokens_per_word']} but "
+                             f"its config.toml's data and tokenizer give {stats[lang]['tokens_per_word']}: the data or the "
+                             "tokenizer changed since the run; rerun it")
+    return stats
+
+
+def with_parity(tokenization: dict, run: Path) -> dict:
+    """``tokenization`` with each language's ``parity`` (tokens per sentence over English's) added."""
+    if not tokenization:
+        return tokenization
+    if any("tokens_per_sentence" not in s for s in tokenization.values()):
+        tokenization = recompute_tokenization(run, tokenization)
+    ref = reference_language(tokenization)
+    if ref is None:
+        return tokenization
+    ratio = parity(tokenization, ref)
+    return {l: {**s, "parity": ratio[l]} for l, s in tokenization.items()}
+
+
 def read_cell(folder: Path) -> dict | None:
-    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("seed*/results.json"))]
+    paths = sorted(folder.glob("seed*/results.json"))
+    runs = [json.loads(p.read_text()) for p in paths]
     if not runs:
         return None
     langs = runs[0]["languages"]
@@ -68,7 +106,7 @@ def read_cell(folder: Path) -> dict | None:
             "backbone": runs[0]["backbone"]["name"], "method": runs[0]["method"]["description"],
             "trainable": runs[0]["method"]["trainable_parameters"],
             "bytes_up": runs[0]["communication"]["bytes_per_client_per_round_up"],
-            "tokenization": runs[0].get("tokenization") or {},
+            "tokenization": with_parity(runs[0].get("tokenization") or {}, paths[0].parent),
             "majority": statistics.fmean(runs[0]["majority_class_accuracy"].values()),
             "wall_s": [sum(v.get("wall_s", 0.0) for v in r["paradigms"].values()) + r["features"].get("seconds", 0.0)
                        for r in runs],
@@ -121,34 +159,40 @@ def report(ds_folder: Path) -> dict | None:
 
     have_gain = {n: c for n, c in cells.items() if {"federated", "monolingual"} <= set(c["acc"])}
     lines += ["", "## Per language: monolingual → federated (federated − monolingual), and the tokenizer", "",
-              "Tokens per word and byte-fallback pieces (%) of each backbone's tokenizer on the test sentences.", "",
+              "Tokens per word, byte-fallback pieces (%) and parity (tokens per sentence over English's, on the "
+              "parallel test sentences) of each backbone's tokenizer.", "",
               "| language | " + " | ".join(f"{n}: mono → fed (gain)" for n in have_gain)
-              + " | Gemma tok/word | Gemma bytes % | e5 tok/word |",
-              "|---|" + "---|" * len(have_gain) + "---:|---:|---:|"]
+              + " | Gemma tok/word | Gemma bytes % | Gemma parity | e5 tok/word | e5 parity |",
+              "|---|" + "---|" * len(have_gain) + "---:|---:|---:|---:|---:|"]
     gemma_tok = next((c["tokenization"] for c in cells.values() if c["backbone"].startswith("gemma")), {})
     e5_tok = next((c["tokenization"] for c in cells.values() if c["backbone"] == "e5-small"), {})
     for l in langs:
         parts = [f"{fmt(c['acc']['monolingual'][l])} → {fmt(c['acc']['federated'][l])} ({fmt(gain(c, l))})"
                  for c in have_gain.values()]
         gt, et = gemma_tok.get(l, {}), e5_tok.get(l, {})
-        lines.append(f"| {l} | " + " | ".join(parts) + f" | {gt.get('tokens_per_word', float('nan')):.2f} | "
-                     f"{gt.get('byte_percent', float('nan')):.1f} | {et.get('tokens_per_word', float('nan')):.2f} |")
+        nan = float("nan")
+        lines.append(f"| {l} | " + " | ".join(parts) + f" | {gt.get('tokens_per_word', nan):.2f} | "
+                     f"{gt.get('byte_percent', nan):.1f} | {gt.get('parity', nan):.2f} | "
+                     f"{et.get('tokens_per_word', nan):.2f} | {et.get('parity', nan):.2f} |")
 
     corr = {}
+    stats = {"tokens_per_word": "tokens/word", "parity": "parity"}
     for n, c in have_gain.items():
         tok = c["tokenization"]
-        if all(l in tok for l in langs):
-            g = [statistics.fmean(gain(c, l)) for l in langs]
-            corr[f"{n}: federated gain vs tokens/word"] = spearman(g, [tok[l]["tokens_per_word"] for l in langs])
-            mono = [statistics.fmean(c["acc"]["monolingual"][l]) for l in langs]
-            corr[f"{n}: monolingual accuracy vs tokens/word"] = spearman(mono, [tok[l]["tokens_per_word"] for l in langs])
-    if "e5-head" in cells and gemma_tok and all(l in gemma_tok for l in langs):
+        g = [statistics.fmean(gain(c, l)) for l in langs]
+        mono = [statistics.fmean(c["acc"]["monolingual"][l]) for l in langs]
+        for key, label in stats.items():
+            if all(key in tok.get(l, {}) for l in langs):
+                corr[f"{n}: federated gain vs {label}"] = spearman(g, [tok[l][key] for l in langs])
+                corr[f"{n}: monolingual accuracy vs {label}"] = spearman(mono, [tok[l][key] for l in langs])
+    if "e5-head" in cells:
         for n in ("gemma-verbalizer", "gemma-head"):
             if n in cells and "federated" in cells[n]["acc"] and "federated" in cells["e5-head"]["acc"]:
                 gap = [statistics.fmean(cells[n]["acc"]["federated"][l]) - statistics.fmean(cells["e5-head"]["acc"]["federated"][l])
                        for l in langs]
-                corr[f"{n} − e5-head (federated) vs Gemma tokens/word"] = spearman(
-                    gap, [gemma_tok[l]["tokens_per_word"] for l in langs])
+                for key, label in stats.items():
+                    if all(key in gemma_tok.get(l, {}) for l in langs):
+                        corr[f"{n} − e5-head (federated) vs Gemma {label}"] = spearman(gap, [gemma_tok[l][key] for l in langs])
     lines += ["", "## Does it follow the tokenizer? (Spearman ρ across languages)", "",
               "| quantity | ρ |", "|---|---:|"]
     lines += [f"| {k} | {'–' if v is None else f'{v:+.2f}'} |" for k, v in corr.items()]
@@ -177,7 +221,8 @@ def plot(ds_folder: Path, cells: dict, langs: list[str], gemma_tok: dict, e5_tok
             ax1.scatter([j + i * width for j in range(len(langs))], ps, marker="_", s=120, color="black", zorder=3)
         if "monolingual" in c["acc"]:
             tok = gemma_tok if c["backbone"].startswith("gemma") else e5_tok
-            xs = [tok.get(l, {}).get("tokens_per_word") for l in langs]
+            key = "parity" if all("parity" in tok.get(l, {}) for l in langs) else "tokens_per_word"
+            xs = [tok.get(l, {}).get(key) for l in langs]
             g = [100 * statistics.fmean(gain(c, l)) for l in langs]
             ax2.scatter(xs, g, label=name)
             for x, y, l in zip(xs, g, langs):
@@ -186,7 +231,8 @@ def plot(ds_folder: Path, cells: dict, langs: list[str], gemma_tok: dict, e5_tok
     ax1.set_ylabel("test accuracy, federated (%)  — black: federated probe")
     ax1.legend(fontsize=8)
     ax2.axhline(0, color="grey", lw=0.8)
-    ax2.set_xlabel("tokens per word (the cell's own tokenizer)")
+    ax2.set_xlabel("parity: tokens per sentence over English's (the cell's own tokenizer; tokens per word where "
+                   "there is no English)", fontsize=8)
     ax2.set_ylabel("federated − monolingual (points)")
     if ax2.collections:
         ax2.legend(fontsize=8)

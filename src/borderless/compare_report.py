@@ -79,10 +79,9 @@ def data_facts(cfg: Config, need_tokenization: bool) -> tuple[dict[str, float], 
     tokenization = None
     if need_tokenization:
         from borderless.backbones.resolve import load_configured
-        from borderless.language.tokenization import tokenizer_stats
+        from borderless.language.tokenization import stats_by_language
 
-        tok = load_configured(cfg.backbone).tokenizer
-        tokenization = {l: tokenizer_stats(tok, [ex.text for ex in d.test]) for l, d in data.items()}
+        tokenization = stats_by_language(load_configured(cfg.backbone).tokenizer, data, list(data))
     return majority, tokenization
 
 

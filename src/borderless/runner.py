@@ -28,7 +28,7 @@ from borderless import probe_selection
 from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
 from borderless.language.families import MANY_LANGUAGES, family_of
-from borderless.language.tokenization import tokenizer_stats
+from borderless.language.tokenization import stats_by_language
 from borderless.train import tokenize
 from borderless.tuning.factory import build_for, describe, pooling_of
 from borderless.tuning.state import state_num_bytes, state_num_params, trainable_state
@@ -363,8 +363,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     n_trainable = state_num_params(init)
     head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
     majority = {l: majority_share(work.test[l].labels) for l in work.evaluated}
-    tokenization = {l: tokenizer_stats(backbone.tokenizer, [ex.text for ex in data[l].test])
-                    for l in work.languages + work.zero_shot}
+    tokenization = stats_by_language(backbone.tokenizer, data, work.languages + work.zero_shot)
     summary = {
         "config": cfg.to_dict(),
         "languages": work.languages,

@@ -20,6 +20,7 @@ they did record.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
 import sys
@@ -66,15 +67,22 @@ def spearman(a: list[float], b: list[float]) -> float | None:
     return cov / var if var else None
 
 
+@functools.lru_cache(maxsize=None)
+def tokenizer_of(backbone):
+    """One load per backbone config: the Gemma cells share theirs (the whole model loads with it)."""
+    from borderless.backbones.resolve import load_configured
+
+    return load_configured(backbone).tokenizer
+
+
 def recompute_tokenization(run: Path, recorded: dict) -> dict:
     """The tokenizer statistics of the run in ``run`` as the runner computes them, from its own
     config.toml; refuses when they disagree with what the run recorded."""
-    from borderless.backbones.resolve import load_configured
     from borderless.config import load_config
     from borderless.runner import load_data
 
     cfg = load_config(run / "config.toml")
-    stats = stats_by_language(load_configured(cfg.backbone).tokenizer, load_data(cfg), list(recorded))
+    stats = stats_by_language(tokenizer_of(cfg.backbone), load_data(cfg), list(recorded))
     for lang, old in recorded.items():
         if abs(stats[lang]["tokens_per_word"] - old["tokens_per_word"]) > 1e-9:
             raise ValueError(f"{run / 'results.json'}: tokenization[{lang!r}].tokens_per_word is {old['tokens_per_word']} but "

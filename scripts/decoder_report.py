@@ -1,6 +1,6 @@
-"""The decoder study's cross-cell report (issue 15): Gemma-3-270m (verbalizer, head) against
-multilingual-e5-small (head) per dataset, from the cells ``scripts/decoder_study.sh`` writes
-(``<study>/<dataset>/<cell>/seed*/results.json``).
+"""The decoder study's cross-cell report (issue 15): Gemma-3-270m (the verbalizer through a soft prompt
+or through LoRA, and a head) against multilingual-e5-small (head) per dataset, from the cells
+``scripts/decoder_study.sh`` writes (``<study>/<dataset>/<cell>/seed*/results.json``).
 
 For each dataset: every cell × paradigm as mean ± std over its seeds beside that paradigm's
 frozen-feature probe and the majority class; per language, each cell's monolingual and federated
@@ -28,7 +28,7 @@ from pathlib import Path
 
 from borderless.language.tokenization import parity, reference_language, stats_by_language
 
-CELL_ORDER = ("gemma-verbalizer", "gemma-head", "e5-head")
+CELL_ORDER = ("gemma-verbalizer", "gemma-lora-verbalizer", "gemma-head", "e5-head")
 PARADIGMS = ("monolingual", "centralized", "federated")
 
 
@@ -194,8 +194,8 @@ def report(ds_folder: Path) -> dict | None:
                 corr[f"{n}: federated gain vs {label}"] = spearman(g, [tok[l][key] for l in langs])
                 corr[f"{n}: monolingual accuracy vs {label}"] = spearman(mono, [tok[l][key] for l in langs])
     if "e5-head" in cells:
-        for n in ("gemma-verbalizer", "gemma-head"):
-            if n in cells and "federated" in cells[n]["acc"] and "federated" in cells["e5-head"]["acc"]:
+        for n in (n for n, c in cells.items() if c["backbone"].startswith("gemma")):
+            if "federated" in cells[n]["acc"] and "federated" in cells["e5-head"]["acc"]:
                 gap = [statistics.fmean(cells[n]["acc"]["federated"][l]) - statistics.fmean(cells["e5-head"]["acc"]["federated"][l])
                        for l in langs]
                 for key, label in stats.items():

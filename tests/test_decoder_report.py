@@ -38,15 +38,20 @@ def test_gain_against_parity_where_tokens_per_word_cannot_rank(tmp_path):
         fed = {"en": 0.40 + shift, "sw": 0.46 + shift, "th": 0.42 + shift, "zh": 0.44 + shift}  # gain follows parity
         write_run(tmp_path / "xnli" / "gemma-head" / f"seed{seed}", seed, "gemma3-270m", langs, mono, fed, gemma)
         write_run(tmp_path / "xnli" / "e5-head" / f"seed{seed}", seed, "e5-small", langs, mono, mono, e5)
+    # a second Gemma cell (one seed) whose lead over e5-small shrinks as Gemma's parity grows
+    lora_fed = {"en": 0.50, "sw": 0.40, "th": 0.48, "zh": 0.45}
+    write_run(tmp_path / "xnli" / "gemma-lora-verbalizer" / "seed0", 0, "gemma3-270m", langs, mono, lora_fed, gemma)
     out = report(tmp_path / "xnli")
     rho = out["spearman"]
     assert rho["gemma-head: federated gain vs parity"] == pytest.approx(1.0)
     assert rho["gemma-head: federated gain vs tokens/word"] == pytest.approx(0.4)
     assert rho["gemma-head − e5-head (federated) vs Gemma parity"] == pytest.approx(1.0)
+    assert rho["gemma-lora-verbalizer − e5-head (federated) vs Gemma parity"] == pytest.approx(-1.0)
+    assert list(out["cells"]) == ["gemma-lora-verbalizer", "gemma-head", "e5-head"]
     assert out["cells"]["gemma-head"]["tokenization"]["sw"]["parity"] == pytest.approx(3.0)
     text = (tmp_path / "xnli" / "summary.md").read_text()
     assert "| Gemma parity |" in text
-    assert "| sw | 40.0 ± 0.0 → 47.0 ± 1.4 (7.0 ± 1.4) | 40.0 ± 0.0 → 40.0 ± 0.0 (0.0 ± 0.0) | 2.10 | 0.0 | 3.00 | 1.00 | 1.00 |" in text
+    assert "| sw | 40.0 → 40.0 (0.0) | 40.0 ± 0.0 → 47.0 ± 1.4 (7.0 ± 1.4) | 40.0 ± 0.0 → 40.0 ± 0.0 (0.0 ± 0.0) | 2.10 | 0.0 | 3.00 | 1.00 | 1.00 |" in text
     assert (tmp_path / "xnli" / "summary.png").stat().st_size > 1000
 
 

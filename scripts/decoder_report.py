@@ -145,7 +145,7 @@ def report(ds_folder: Path) -> dict | None:
     langs = next(iter(cells.values()))["languages"]
     lines = [f"# Decoder study, {ds_folder.name}: Gemma-3-270m vs multilingual-e5-small", "",
              "Made by `scripts/decoder_report.py` from the cells' run folders (test accuracy, %, mean ± std "
-             "over seeds; each paradigm beside its own frozen-feature probe).", "",
+             "over seeds; each paradigm beside its own frozen-feature probe; ⚠: the tuned mean is below it).", "",
              "| cell | backbone | seeds | wall min / seed | trainable | bytes up / client / round | majority | "
              + " | ".join(f"{p} (probe)" for p in PARADIGMS) + " |",
              "|---|---|---|---:|---:|---:|---:|" + "---|" * len(PARADIGMS)]
@@ -155,7 +155,8 @@ def report(ds_folder: Path) -> dict | None:
         for p in PARADIGMS:
             tuned = mean_over_langs(c["acc"][p]) if p in c["acc"] else []
             probe = mean_over_langs(c["probe"][p]) if p in c["probe"] else []
-            row.append(f"{fmt(tuned)} ({fmt(probe)})")
+            flag = " ⚠" if tuned and probe and statistics.fmean(tuned) < statistics.fmean(probe) else ""
+            row.append(f"{fmt(tuned)}{flag} ({fmt(probe)})")
         lines.append(f"| {name} | {c['backbone']} | {len(c['seeds'])} | {statistics.fmean(c['wall_s']) / 60:.0f} | {c['trainable']:,} | {c['bytes_up']:,} | "
                      f"{100 * c['majority']:.1f} | " + " | ".join(row) + " |")
         out["cells"][name] = {

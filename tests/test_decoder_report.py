@@ -40,7 +40,9 @@ def test_gain_against_parity_where_tokens_per_word_cannot_rank(tmp_path):
         write_run(tmp_path / "xnli" / "e5-head" / f"seed{seed}", seed, "e5-small", langs, mono, mono, e5)
     # a second Gemma cell (one seed) whose lead over e5-small shrinks as Gemma's parity grows
     lora_fed = {"en": 0.50, "sw": 0.40, "th": 0.48, "zh": 0.45}
-    write_run(tmp_path / "xnli" / "gemma-lora-verbalizer" / "seed0", 0, "gemma3-270m", langs, mono, lora_fed, gemma)
+    # ... and whose monolingual and centralized means (38.0) sit under their probes (40.0)
+    write_run(tmp_path / "xnli" / "gemma-lora-verbalizer" / "seed0", 0, "gemma3-270m", langs, {l: 0.38 for l in langs},
+              lora_fed, gemma)
     out = report(tmp_path / "xnli")
     rho = out["spearman"]
     assert rho["gemma-head: federated gain vs parity"] == pytest.approx(1.0)
@@ -51,7 +53,9 @@ def test_gain_against_parity_where_tokens_per_word_cannot_rank(tmp_path):
     assert out["cells"]["gemma-head"]["tokenization"]["sw"]["parity"] == pytest.approx(3.0)
     text = (tmp_path / "xnli" / "summary.md").read_text()
     assert "| Gemma parity |" in text
-    assert "| sw | 40.0 → 40.0 (0.0) | 40.0 ± 0.0 → 47.0 ± 1.4 (7.0 ± 1.4) | 40.0 ± 0.0 → 40.0 ± 0.0 (0.0 ± 0.0) | 2.10 | 0.0 | 3.00 | 1.00 | 1.00 |" in text
+    assert "| 38.0 ⚠ (40.0) | 38.0 ⚠ (40.0) | 45.8 (40.0) |" in text  # flagged under its probe
+    assert "| 40.0 ± 0.0 (40.0 ± 0.0) | 40.0 ± 0.0 (40.0 ± 0.0) | 44.0 ± 1.4 (40.0 ± 0.0) |" in text  # equal: not
+    assert "| sw | 38.0 → 40.0 (2.0) | 40.0 ± 0.0 → 47.0 ± 1.4 (7.0 ± 1.4) | 40.0 ± 0.0 → 40.0 ± 0.0 (0.0 ± 0.0) | 2.10 | 0.0 | 3.00 | 1.00 | 1.00 |" in text
     assert (tmp_path / "xnli" / "summary.png").stat().st_size > 1000
 
 

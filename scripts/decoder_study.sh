@@ -2,15 +2,18 @@
 # The decoder study (issue 15, docs/results/decoder/): Gemma-3-270m with the verbalizer, Gemma-3-270m
 # with a linear head on the last real token, and multilingual-e5-small with its head, on SIB-200
 # (seven languages) and XNLI (five families); soft-prompt tuning, monolingual / centralized /
-# federated, each cell over seeds with its seeds report. Resumable: every finished seed is skipped,
-# a killed one resumes from its checkpoint; rerun the same command to continue.
+# federated, each cell over seeds with its seeds report. On XNLI, where the soft-prompt verbalizer
+# learns only the label prior (its seed 0 is kept as the measured negative), the verbalizer is trained
+# through LoRA instead (gemma-lora-verbalizer). Resumable: every finished seed is skipped, a killed one
+# resumes from its checkpoint; rerun the same command to continue.
 #
 #   SEEDS="0" DATASETS="sib200" bash scripts/decoder_study.sh      # a first pass
+#   CELLS="gemma-head" DATASETS="xnli" bash scripts/decoder_study.sh  # one cell
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${SEEDS:-0 1 2}
 datasets=${DATASETS:-sib200 xnli}
-cells=${CELLS:-gemma-verbalizer gemma-head e5-head}
+declare -A default_cells=([sib200]="gemma-verbalizer gemma-head e5-head" [xnli]="gemma-lora-verbalizer gemma-head e5-head")
 # the head cells: the toolkit's recipe (probe-initialised head, stopped on dev, best state kept, the
 # probe itself a candidate on dev); the configs' own train.stop / prompt_init are the verbalizer's
 head=(--set train.stop='"dev"' --set method.prompt_init='"vocab"' --set train.probe_candidate=true)
@@ -26,7 +29,7 @@ for ds in $datasets; do
   # then lost to it on test (calibration/); on XNLI 60 pairs could not tell a tuned state from its
   # probe (docs/results/xnli/calibration/README.md, the reason configs/xnli.toml keeps all 498)
   dshead=("${head[@]}" --set data.max_dev_per_language=0)
-  for cell in $cells; do
+  for cell in ${CELLS:-${default_cells[$ds]}}; do
     case $cell in
       # 32 rounds, chosen on dev (calibration/): mean dev at the last round 63.6 mono / 59.6 fed against
       # 16 rounds' 59.6 / 59.3, still rising at 16

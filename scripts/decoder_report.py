@@ -155,7 +155,8 @@ def report(ds_folder: Path) -> dict | None:
         for p in PARADIGMS:
             tuned = mean_over_langs(c["acc"][p]) if p in c["acc"] else []
             probe = mean_over_langs(c["probe"][p]) if p in c["probe"] else []
-            flag = " ⚠" if tuned and probe and statistics.fmean(tuned) < statistics.fmean(probe) else ""
+            # the toolkit's rule (probe_selection.py's below_probe): under the probe beyond float noise
+            flag = " ⚠" if tuned and probe and statistics.fmean(tuned) < statistics.fmean(probe) - 1e-9 else ""
             row.append(f"{fmt(tuned)}{flag} ({fmt(probe)})")
         lines.append(f"| {name} | {c['backbone']} | {len(c['seeds'])} | {statistics.fmean(c['wall_s']) / 60:.0f} | {c['trainable']:,} | {c['bytes_up']:,} | "
                      f"{100 * c['majority']:.1f} | " + " | ".join(row) + " |")

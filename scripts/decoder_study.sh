@@ -23,6 +23,12 @@ head=(--set train.stop='"dev"' --set method.prompt_init='"vocab"' --set train.pr
 # head_lr 0.0003 keeps it
 gemma_head=(--set train.lr=0.03 --set train.head_lr=0.0003)
 for ds in $datasets; do
+  if [[ ! -v "default_cells[$ds]" ]]; then
+    echo "decoder_study.sh: unknown dataset '$ds' in DATASETS; the study runs: ${!default_cells[*]}" >&2
+    exit 2
+  fi
+done
+for ds in $datasets; do
   config=configs/decoder_$ds.toml
   # head cells select on the whole dev split (SIB-200: 99 a language; XNLI: 498 pairs, 166 premises):
   # on SIB-200's 40 sentences the best of eight tuned rounds beat the probe by a sentence or two and

@@ -45,14 +45,19 @@ def test_gain_against_parity_where_tokens_per_word_cannot_rank(tmp_path):
               lora_fed, gemma)
     out = report(tmp_path / "xnli")
     rho = out["spearman"]
-    assert rho["gemma-head: federated gain vs parity"] == pytest.approx(1.0)
-    assert rho["gemma-head: federated gain vs tokens/word"] == pytest.approx(0.4)
-    assert rho["gemma-head − e5-head (federated) vs Gemma parity"] == pytest.approx(1.0)
-    assert rho["gemma-lora-verbalizer − e5-head (federated) vs Gemma parity"] == pytest.approx(-1.0)
+    assert rho["gemma-head: federated gain vs parity"]["rho"] == pytest.approx(1.0)
+    # exact p over the 24 pairings of four languages: only the two perfect orders are as extreme, not
+    # the t approximation's ~0 (scipy's spearmanr p for rho = 1)
+    assert rho["gemma-head: federated gain vs parity"]["p"] == pytest.approx(2 / 24)
+    assert rho["gemma-head: federated gain vs tokens/word"]["rho"] == pytest.approx(0.4)
+    assert rho["gemma-head − e5-head (federated) vs Gemma parity"]["rho"] == pytest.approx(1.0)
+    assert rho["gemma-lora-verbalizer − e5-head (federated) vs Gemma parity"]["rho"] == pytest.approx(-1.0)
+    assert rho["gemma-head − e5-head (federated) vs Gemma parity"]["n"] == 4
     assert list(out["cells"]) == ["gemma-lora-verbalizer", "gemma-head", "e5-head"]
     assert out["cells"]["gemma-head"]["tokenization"]["sw"]["parity"] == pytest.approx(3.0)
     text = (tmp_path / "xnli" / "summary.md").read_text()
     assert "| Gemma parity |" in text
+    assert "| gemma-head: federated gain vs parity | +1.00 | 0.083 | 4 |" in text
     assert "| 38.0 ⚠ (40.0) | 38.0 ⚠ (40.0) | 45.8 (40.0) |" in text  # flagged under its probe
     assert "| 40.0 ± 0.0 (40.0 ± 0.0) | 40.0 ± 0.0 (40.0 ± 0.0) | 44.0 ± 1.4 (40.0 ± 0.0) |" in text  # equal: not
     assert "| sw | 38.0 → 40.0 (2.0) | 40.0 ± 0.0 → 47.0 ± 1.4 (7.0 ± 1.4) | 40.0 ± 0.0 → 40.0 ± 0.0 (0.0 ± 0.0) | 2.10 | 0.0 | 3.00 | 1.00 | 1.00 |" in text

@@ -21,15 +21,11 @@ they did record.
 from __future__ import annotations
 
 import functools
-import itertools
 import json
 import math
 import statistics
 import sys
 from pathlib import Path
-
-import numpy as np
-from scipy.stats import rankdata
 
 from borderless.language.analysis import spearman as toolkit_spearman
 from borderless.language.tokenization import parity, reference_language, stats_by_language
@@ -50,20 +46,10 @@ def fmt(xs: list[float]) -> str:
 
 
 def spearman(a: list[float], b: list[float]) -> dict | None:
-    """ρ from the toolkit's Spearman (borderless.language.analysis) and a two-sided p that is exact for
-    the few languages a decoder cell has: the share of all n! orderings of b's ranks against a's whose
-    |ρ| reaches the observed one (up to 8 languages; the t approximation behind spearmanr's own p calls
-    ρ = 1 on five languages p ≈ 1e-24, the exact p is 2/120). None where ρ is undefined (fewer than
-    three languages, or a constant column)."""
-    rho, p, n = toolkit_spearman(a, b)
-    if math.isnan(rho):
-        return None
-    if n <= 8:
-        ra, rb = (rankdata(x) - (n + 1) / 2 for x in (a, b))
-        orderings = rb[np.array(list(itertools.permutations(range(n))))]
-        rhos = orderings @ ra / math.sqrt((ra @ ra) * (rb @ rb))
-        p = float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
-    return {"rho": rho, "p": p, "n": n}
+    """The toolkit's Spearman ρ with its exact two-sided p (a decoder cell has at most eight languages);
+    None where ρ is undefined (fewer than three languages, or a constant column)."""
+    rho, p, n = toolkit_spearman(a, b, exact_up_to=8)
+    return None if math.isnan(rho) else {"rho": rho, "p": p, "n": n}
 
 
 @functools.lru_cache(maxsize=None)

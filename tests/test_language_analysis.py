@@ -15,6 +15,14 @@ def test_spearman_leaves_unknown_distances_out():
     assert math.isnan(spearman([0.1, 0.2], [1.0, 2.0])[0])  # too few pairs: no number invented
 
 
+def test_spearman_exact_p_over_the_known_pairs():
+    xs, ys = [0.1, 0.2, math.nan, 0.4, 0.5], [1.0, 2.0, 99.0, 3.0, 4.0]
+    assert spearman(xs, ys)[1] < 1e-6  # the t approximation at rho = 1
+    rho, p, n = spearman(xs, ys, exact_up_to=8)
+    assert (rho, n) == (pytest.approx(1.0), 4) and p == pytest.approx(2 / 24)  # 2 of the 24 orderings
+    assert spearman([1, 2, 3, 4, 5], [2, 1, 4, 3, 5], exact_up_to=8)[1] == pytest.approx(16 / 120)
+
+
 def test_distance_profiles_by_hand():
     langs = ("a", "b", "c", "eng_Latn")
     v = np.array([[0, .2, .4, .5], [.2, 0, np.nan, .6], [.4, np.nan, 0, .7], [.5, .6, .7, 0]])

@@ -119,3 +119,16 @@ def test_probes_respect_per_language_label_sets():
         assert probe.test_accuracy["l1"] == accuracy(head, *data.xym("l1", "test"))
         if probe.paradigm != "monolingual":  # the shared head still predicts 2 for l0's rows of class 2
             assert (raw == 2).any()
+
+
+def test_accuracy_counts_exactly_like_the_training_evaluation():
+    # 204 rows (a SIB-200 test split), 145 right: 145/204 is not a float32 number, so a float32 mean
+    # differs from the exact fraction the training loop reports, and a run that kept its probe start
+    # would be flagged under its own probe (the study_v2 federated LoRA seed-2 cell)
+    n, right = 204, 145
+    x = torch.eye(2).repeat(n // 2, 1)[:n]
+    y = x.argmax(-1).clone()
+    y[right:] = 1 - y[right:]
+    head = {"head.weight": torch.eye(2), "head.bias": torch.zeros(2)}
+    assert float(torch.tensor(right / n, dtype=torch.float32)) != right / n
+    assert accuracy(head, x, y) == right / n

@@ -50,6 +50,14 @@ def write_language(root: Path, lang: str, sizes=(35, 14, 14), seed: int = 0, lab
         (folder / f"{split}.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def pytest_collection_modifyitems(config, items):
+    """The real backbone and the real Flower runtime are slow by nature: ``-m "not slow"`` (the fast
+    tier) leaves them out without each test saying so twice."""
+    for item in items:
+        if item.get_closest_marker("real") or item.get_closest_marker("deploy"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def sib200_dir(tmp_path: Path) -> Path:
     root = tmp_path / "sib200"
@@ -69,8 +77,19 @@ def e5_backbone():
     return load_backbone("e5-small", resolve_cache_dir(BackboneConfig()))
 
 
-def tiny_config_text(data: Path, languages=("eng_Latn", "hau_Latn"), extra: str = "") -> str:
+def tiny_config_text(data: Path, languages=("eng_Latn", "hau_Latn"), extra: str = "",
+                     language_analysis: bool = False) -> str:
+    """A tiny-random run on ``data``, made cheap where no test looks:
+    - the report's language analysis (URIEL+ distances and four eight-panel scatter plots, about 11 s
+      of a 3-language tiny run) is off unless asked for: tests/test_language_analysis.py covers it;
+    - the probes fit with 30 L-BFGS iterations and 5 FedAvg rounds of the head (the defaults, 100 and 20,
+      cost 6-12 s of such a run on features of width 32; every probe path still runs)."""
     langs = ", ".join(f'"{l}"' for l in languages)
+    if not language_analysis:
+        if "[run]\n" in extra:
+            extra = extra.replace("[run]\n", "[run]\nlanguage_analysis = false\n", 1)
+        else:
+            extra += "\n[run]\nlanguage_analysis = false\n"
     return f"""
 [data]
 path = "{data}"
@@ -83,6 +102,9 @@ num_virtual_tokens = 3
 batch_size = 4
 local_steps = 2
 lr = 0.01
+[probe]
+max_iter = 30
+federated_rounds = 5
 [federated]
 rounds = 2
 {extra}

@@ -58,8 +58,14 @@ def whole(tmp_path_factory, tiny_backbone):
 
 
 # saves: monolingual 3 languages × (3 rounds + 1 done) = 1-12, centralized 13-15, federated 16-18, personal 19-21
-@pytest.mark.parametrize("after,paradigm", [(2, "monolingual"), (4, "monolingual"), (14, "centralized"),
-                                            (17, "federated"), (20, "federated_personal")])
+# the fast tier keeps the federated case; the others are slow (a whole tiny run and its resume each, 6-10 s)
+SLOW = pytest.mark.slow
+
+
+@pytest.mark.parametrize("after,paradigm", [pytest.param(2, "monolingual", marks=SLOW),
+                                            pytest.param(4, "monolingual", marks=SLOW),
+                                            pytest.param(14, "centralized", marks=SLOW), (17, "federated"),
+                                            pytest.param(20, "federated_personal", marks=SLOW)])
 def test_a_run_stopped_after_any_round_resumes_to_the_same_result(whole, tmp_path, tiny_backbone, monkeypatch,
                                                                   after, paradigm):
     root, data = whole
@@ -83,6 +89,7 @@ def test_a_run_stopped_after_any_round_resumes_to_the_same_result(whole, tmp_pat
     _same_run(root / "run", tmp_path / "cut")
 
 
+@pytest.mark.slow
 def test_a_resumed_paradigm_reports_its_whole_wall_time_and_its_bar_goes_on(whole, tmp_path, tiny_backbone,
                                                                                monkeypatch):
     root, data = whole
@@ -111,6 +118,7 @@ def test_a_resumed_paradigm_reports_its_whole_wall_time_and_its_bar_goes_on(whol
     assert central == sorted(central) and central[-1] >= 1.0  # elapsed_s goes on across the restart
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_from_the_command_line(tmp_path, sib200_dir):
     path, _ = _config(tmp_path, sib200_dir)
     cli = [sys.executable, "-m", "borderless.cli"]

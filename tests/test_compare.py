@@ -53,6 +53,7 @@ def test_bad_compare_section_names_the_key(tmp_path, sib200_dir):
     assert not (tmp_path / "out").exists()  # nothing written
 
 
+@pytest.mark.slow
 def test_compare_runs_matrix_reuses_cells_and_refuses_stale(tmp_path, sib200_dir, tiny_backbone):
     cfg = _cfg(tmp_path, sib200_dir)
     out = run_compare(cfg, tmp_path / "study", progress=False, backbone=tiny_backbone)
@@ -105,6 +106,7 @@ def test_compare_runs_matrix_reuses_cells_and_refuses_stale(tmp_path, sib200_dir
     assert (victim / "results.json").read_text() == before
 
 
+@pytest.mark.slow
 def test_data_efficiency_sweep_and_shards(tmp_path, sib200_dir, tiny_backbone):
     cfg = _cfg(tmp_path, sib200_dir, """
 [compare]
@@ -148,6 +150,7 @@ def test_cli_compare(tmp_path, sib200_dir, capsys):
     shutil.rmtree(tmp_path / "s")
 
 
+@pytest.mark.slow
 def test_compare_aggregators_zero_shot_and_report_rebuild(tmp_path, sib200_dir, tiny_backbone, capsys):
     text = tiny_config_text(sib200_dir).replace("[backbone]", 'zero_shot = ["amh_Ethi"]\n[backbone]') + """
 [compare]

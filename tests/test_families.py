@@ -37,6 +37,7 @@ def test_family_means_and_worst_language():
     assert "| **all** | 3 | **25.0** | **63.3** | **66.7** |" in table
 
 
+@pytest.mark.slow
 def test_many_languages_report_by_family_with_every_language_in_files(tmp_path, tiny_backbone, capsys):
     langs = list(SIB200_LANGUAGES[:MANY_LANGUAGES + 3])
     zero = list(SIB200_LANGUAGES[MANY_LANGUAGES + 3:MANY_LANGUAGES + 5])

@@ -138,6 +138,7 @@ def test_a_node_that_answers_with_an_error_is_absent_and_named(data3, tmp_path):
     assert any(r.get("error") == "ClientApp crashed" and r["bytes"] == 0 for r in wire)
 
 
+@pytest.mark.slow
 def test_a_stopped_federation_resumes_to_the_same_state(data3, tmp_path):
     """The server checkpoints after every round; `deploy run --resume` continues after the last one,
     with fresh node processes, to the same final state and results as an uninterrupted run."""

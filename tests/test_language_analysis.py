@@ -31,6 +31,7 @@ def test_distance_profiles_by_hand():
     assert prof["c"]["english"] == pytest.approx(0.7)
 
 
+@pytest.mark.slow
 def test_language_section_real_uriel(tmp_path):
     langs = ["hau_Latn", "yor_Latn", "amh_Ethi", "fra_Latn"]
     acc = {"federated": {"hau_Latn": .6, "yor_Latn": .5, "amh_Ethi": .7, "fra_Latn": .8},

@@ -50,6 +50,7 @@ def test_errors_name_the_language():
         distance("lexical", ["hau_Latn", "yor_Latn"])
 
 
+@pytest.mark.slow
 def test_same_numbers_as_urielplus_itself():
     # borderless vectorises urielplus's per-pair distance (its own Python loops take minutes for
     # SIB-200's 205 languages); the numbers must stay urielplus's to the bit, featural's ten sources included

@@ -57,6 +57,7 @@ def test_paradigms_see_the_same_examples_and_budget(tmp_path, sib200_dir, tiny_b
     assert sorted(train_batches("monolingual")) == sorted(train_batches("federated"))
 
 
+@pytest.mark.slow
 def test_run_writes_results_folder_and_is_reproducible(tmp_path, sib200_dir, tiny_backbone):
     cfg = cfg_for(tmp_path, sib200_dir)
     a = run(cfg, tmp_path / "a", progress=False, backbone=tiny_backbone)
@@ -172,6 +173,7 @@ def test_lp_ft_starts_each_paradigm_from_its_own_probe(tmp_path, sib200_dir, tin
                                              + 2 * out.results["communication"]["bytes_per_client_per_round_up"])
 
 
+@pytest.mark.slow
 def test_head_method_is_the_probe_and_every_report_shows_the_floors(tmp_path, sib200_dir, tiny_backbone):
     cfg = cfg_for(tmp_path, sib200_dir, overrides=['method.name="head"'])
     out = run(cfg, tmp_path / "h", progress=False, backbone=tiny_backbone)
@@ -189,6 +191,7 @@ def test_head_method_is_the_probe_and_every_report_shows_the_floors(tmp_path, si
                for r in tuned.results["paradigms"].values())
 
 
+@pytest.mark.slow
 def test_federated_personal_is_chosen_on_each_clients_dev(tmp_path, sib200_dir, tiny_backbone):
     cfg = cfg_for(tmp_path, sib200_dir, overrides=["federated.rounds=2", "federated.personal_steps=4",
                                                     "federated.personal_eval_every=2"])
@@ -205,6 +208,7 @@ def test_federated_personal_is_chosen_on_each_clients_dev(tmp_path, sib200_dir, 
             assert personal["test_accuracy"][lang] == out.results["paradigms"]["federated"]["test_accuracy"][lang]
 
 
+@pytest.mark.slow
 def test_a_soft_prompts_head_is_fitted_on_the_prompted_start(tmp_path, sib200_dir, tiny_backbone):
     """The untrained prompt moves the features, so LP-FT fits each paradigm's head on the features the
     prompted model starts from: the round-0 dev accuracy is that probe's dev accuracy."""

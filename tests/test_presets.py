@@ -22,6 +22,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", sorted(CASES))
 def test_preset_runs_on_its_real_files(dataset, tmp_path, tiny_backbone):
     langs, extra = CASES[dataset]
@@ -46,6 +47,7 @@ def test_preset_runs_on_its_real_files(dataset, tmp_path, tiny_backbone):
         assert any("carved" in n for n in r["data"]["notes"])
 
 
+@pytest.mark.slow
 def test_user_described_jsonl_folder_through_the_cli(tmp_path, capsys):
     root = tmp_path / "mine"
     for lang in ("aaa", "bbb"):

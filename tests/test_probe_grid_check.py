@@ -1,10 +1,13 @@
 import statistics
 
+import pytest
+
 from borderless.config import load_config
 from borderless.runner import run
 from conftest import script_module, tiny_config_text
 
 
+@pytest.mark.slow
 def test_refitting_under_the_runs_own_grid_gives_the_runs_own_floors(tmp_path, sib200_dir, tiny_backbone):
     p = tmp_path / "c.toml"
     p.write_text(tiny_config_text(sib200_dir, ("eng_Latn", "hau_Latn", "amh_Ethi")))

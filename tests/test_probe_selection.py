@@ -93,6 +93,7 @@ def test_a_run_selects_and_old_runs_reselect_to_the_same_result(tmp_path, sib200
     assert script_module("reselect_with_probe").dev_scores(old, rows) == {n: e["dev_score"] for n, e in s["paradigms"].items()}
 
 
+@pytest.mark.slow
 def test_budget_runs_report_the_tuned_state(tmp_path, sib200_dir, tiny_backbone):
     p = tmp_path / "c.toml"
     p.write_text(tiny_config_text(sib200_dir))

@@ -41,6 +41,7 @@ def test_zero_shot_languages_are_evaluated_never_trained(tmp_path, sib200_dir, t
     assert "Zero-shot" in (tmp_path / "out" / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_distance_rule_at_infinite_temperature_equals_fedavg_end_to_end(tmp_path, sib200_dir, tiny_backbone):
     base = ['run.paradigms=["federated"]']
     inf = load_config(_config_path(tmp_path, sib200_dir), base + ['federated.aggregator="distance"', "federated.temperature=inf"])

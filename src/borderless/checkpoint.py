@@ -17,13 +17,13 @@ Only plain data is stored (tensors, numbers, strings, lists, dicts), and it is r
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from pathlib import Path
 
 import torch
 
+from borderless.atomic_files import replace_atomically
 from borderless.errors import BorderlessError
 
 FORMAT = 1
@@ -35,20 +35,7 @@ class CheckpointError(BorderlessError):
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:  # the rename itself survives a power cut only once the folder is synced
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+    replace_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, object]:
@@ -77,6 +64,9 @@ def config_differences(saved: dict, current: dict) -> list[str]:
 def load(folder: Path, config: dict) -> dict:
     """The checkpoint of ``folder``, checked against ``config`` (the resolved config as a dict)."""
     path = Path(folder) / NAME
+    if not path.exists() and (Path(folder) / "results.json").exists():
+        raise CheckpointError(f"{Path(folder)}: this run is complete (results.json is written and its checkpoint "
+                              "removed); there is nothing to resume. Start a new run into another folder.")
     if not path.exists():
         raise CheckpointError(f"{path}: no checkpoint to resume from (a run writes one after its first round; "
                               "a finished run removes it). Start the run again without --resume.")

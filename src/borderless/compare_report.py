@@ -12,7 +12,7 @@ import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from borderless.compare import Cell, expanded_paradigms
+from borderless.compare_cells import Cell, expanded_paradigms
 from borderless.config import Config
 from borderless.plotting import pyplot, save_figure
 

@@ -17,6 +17,10 @@ def pyplot():
 def save_figure(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
+    from borderless.atomic_files import replace_atomically
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:  # whole or absent: a killed run never leaves half a PNG
+        replace_atomically(Path(path), lambda tmp: fig.savefig(tmp, dpi=110, format=Path(path).suffix[1:] or "png"))
+    finally:
+        plt.close(fig)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from borderless import probe_selection
 from borderless.language import families
+from borderless.atomic_files import write_text
 from borderless.plotting import pyplot, save_figure
 
 
@@ -201,7 +202,7 @@ def write_report(folder: Path, summary: dict) -> Path:
     if many:  # one row per family here; every language in per_language.md and the CSV
         families.plot_family_bars(summary, fams, folder / "plots" / "accuracy_by_family.png")
         families.write_language_csv(summary, fams, folder / "accuracy_by_language.csv")
-        (folder / "per_language.md").write_text("# Test accuracy (%) per language\n\n" + accuracy_table(summary) + "\n")
+        per_language = "# Test accuracy (%) per language\n\n" + accuracy_table(summary) + "\n"
     else:
         plot_accuracy_bars(summary, folder / "plots" / "accuracy_by_language.png")
     has_curves = plot_dev_curves(rows, folder / "plots" / "dev_accuracy_by_round.png")
@@ -273,8 +274,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         section = language_section(summary["languages"], accuracy, folder / "plots",
                                    tokenization=summary.get("tokenization"))
         if many:  # its per-language table lives with the others
-            with (folder / "per_language.md").open("a") as fh:
-                fh.write("\n" + "\n".join(section) + "\n")
+            per_language += "\n" + "\n".join(section) + "\n"
             lines += ["", "Gain vs language distance and tokenizer statistics per language: "
                       "[per_language.md](per_language.md)."]
         else:
@@ -289,9 +289,9 @@ def write_report(folder: Path, summary: dict) -> Path:
            if c["train"].get("stop") == "dev" else "."),
         "",
     ]
-    path = folder / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    if many:
+        write_text(folder / "per_language.md", per_language)
+    return write_text(folder / "report.md", "\n".join(lines))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ import torch
 import tomli_w
 from tqdm.auto import tqdm
 
+from borderless import atomic_files
 from borderless.backbones.resolve import Backbone, load_configured
 from borderless.config import Config, DataConfig, resolve_cache_dir
 from borderless.data.partition import PartitionSpec, histogram, partition
@@ -257,10 +260,11 @@ def probe_results(cfg: Config, probes: dict, work: Workload) -> dict[str, Paradi
 
 
 def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Workload,
-                   progress: bool, resume: dict | None = None) -> dict[str, ParadigmResult]:
+                   progress: bool, resume: dict | None = None) -> tuple[dict[str, ParadigmResult], Checkpointer]:
     """Every configured paradigm in turn, checkpointed after every round (``borderless.checkpoint``);
     with ``resume`` (a loaded checkpoint) the finished paradigms are taken from it and the one in
-    progress continues where it stopped."""
+    progress continues where it stopped. The checkpoint is returned, not removed: it goes only once
+    every results file is in place (``run``), so a kill in between loses nothing."""
     metrics_path = folder / "metrics.jsonl"
     if resume is None:
         metrics_path.write_text("")
@@ -302,8 +306,21 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
             for lang, m in results[paradigm].test.items():
                 sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
             ckpt.finish(paradigm, result_record(results[paradigm]))
-    ckpt.remove()  # the run is complete: results.json follows
-    return results
+    return results, ckpt
+
+
+def _test_pause(point: str) -> None:
+    """A hook for tests that kill a real run at a chosen point: with ``BORDERLESS_TEST_PAUSE=POINT=FILE``
+    the run writes FILE on reaching POINT and then waits for a signal (the test sends SIGKILL).
+    Points: ``after_training`` (every paradigm finished and checkpointed, no results file written yet)
+    and ``before_checkpoint_removal`` (every results file written). Unset, it does nothing."""
+    spec = os.environ.get("BORDERLESS_TEST_PAUSE", "")
+    want, _, marker = spec.partition("=")
+    if not marker or want != point:
+        return
+    Path(marker).write_text(str(os.getpid()))
+    while True:  # woken only by a signal; SIGKILL ends it
+        signal.pause()
 
 
 def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
@@ -345,20 +362,19 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     init = Start(base, init_probes)
     head_names = model.head_parameter_names()
 
+    ckpt = None
     try:
         if cfg.method.name == "head":
             (folder / "metrics.jsonl").write_text("")
             results = probe_results(cfg, probes, work)
         else:
-            results = _run_paradigms(cfg, folder, model, init, head_names, work, progress, saved)
+            results, ckpt = _run_paradigms(cfg, folder, model, init, head_names, work, progress, saved)
     finally:
         model.release()  # the shared backbone is handed back as it was (LoRA unloaded, full FT restored)
+    _test_pause("after_training")
 
     if "federated" in results and results["federated"].final is not None:  # the global model, to deploy or compare
-        from safetensors.torch import save_file
-
-        chosen = results["federated"].final[0].state
-        save_file({k: v.contiguous() for k, v in chosen.items()}, str(folder / "federated_state.safetensors"))
+        atomic_files.save_safetensors(results["federated"].final[0].state, folder / "federated_state.safetensors")
     init = base
     n_trainable = state_num_params(init)
     head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
@@ -405,6 +421,10 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     if len(work.languages) > MANY_LANGUAGES:  # the report groups them by family
         summary["families"] = family_of(work.languages + work.zero_shot)
     probe_selection.select(summary)
-    (folder / "results.json").write_text(json.dumps(summary, indent=2))
+    # every file atomic; results.json last (a folder with it is a finished run), then the checkpoint goes
     write_report(folder, summary)
+    atomic_files.write_text(folder / "results.json", json.dumps(summary, indent=2))
+    _test_pause("before_checkpoint_removal")
+    if ckpt is not None:
+        ckpt.remove()
     return RunOutput(folder, summary)

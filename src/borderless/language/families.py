@@ -71,21 +71,27 @@ def family_table(summary: dict, families: dict[str, str]) -> str:
 
 
 def write_language_csv(summary: dict, families: dict[str, str], path: Path) -> None:
-    """Every trained and zero-shot language with its family, training size and every column."""
+    """Every trained and zero-shot language with its family, training size and every column (one
+    atomic write: whole or absent)."""
+    import io
+
+    from borderless.atomic_files import write_text
+
     cols = _columns(summary)
     zero = summary.get("zero_shot") or []
-    with Path(path).open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["language", "family", "zero_shot", "train_examples", *[name for name, _ in cols]])
-        for lang in summary["languages"]:
-            w.writerow([lang, families.get(lang, UNCLASSIFIED), False, summary["examples"][lang]["train"],
-                        *[f"{100 * v[lang]:.2f}" for _, v in cols]])
-        for lang in zero:
-            row = [lang, families.get(lang, UNCLASSIFIED), True, 0]
-            for name, v in cols:  # a paradigm's zero-shot accuracy; probes and majority where they have one
-                acc = summary["paradigms"][name].get("zero_shot_accuracy", {}) if name in summary["paradigms"] else v
-                row.append(f"{100 * acc[lang]:.2f}" if lang in acc else "")
-            w.writerow(row)
+    fh = io.StringIO(newline="")
+    w = csv.writer(fh)
+    w.writerow(["language", "family", "zero_shot", "train_examples", *[name for name, _ in cols]])
+    for lang in summary["languages"]:
+        w.writerow([lang, families.get(lang, UNCLASSIFIED), False, summary["examples"][lang]["train"],
+                    *[f"{100 * v[lang]:.2f}" for _, v in cols]])
+    for lang in zero:
+        row = [lang, families.get(lang, UNCLASSIFIED), True, 0]
+        for name, v in cols:  # a paradigm's zero-shot accuracy; probes and majority where they have one
+            acc = summary["paradigms"][name].get("zero_shot_accuracy", {}) if name in summary["paradigms"] else v
+            row.append(f"{100 * acc[lang]:.2f}" if lang in acc else "")
+        w.writerow(row)
+    write_text(Path(path), fh.getvalue())
 
 
 def plot_family_bars(summary: dict, families: dict[str, str], path: Path) -> None:

@@ -4,15 +4,16 @@
 # in a new .venv with an empty backbone cache (the e5-small conversion runs too). The demo command
 # gets a tiny override appended (DEMO_OVERRIDE) so the check takes minutes; FULL_DEMO=1 runs it
 # unchanged. Prints one line per command: its exit status and wall time. Logs: $LOGS (kept).
-# KEEP=1 keeps the clone. Run it before every submission: bash scripts/fresh-check.sh
+# The fast test tier (README) runs first, after setup. KEEP=1 keeps the clone. Run it before every submission: bash scripts/fresh-check.sh
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 parent=$(dirname "$repo")
 readme="$repo/README.md"
 tests_cmd=$(grep -m1 '^bash scripts/setup.sh && .venv/bin/python -m pytest' "$readme")
 demo_cmd=$(grep -m1 '^bash scripts/setup.sh && .venv/bin/borderless run ' "$readme")
-if [ -z "$tests_cmd" ] || [ -z "$demo_cmd" ]; then
-  echo "fresh-check: could not find both commands in $readme" >&2
+fast_cmd=$(grep -m1 '^.venv/bin/python -m pytest -q -m "not slow"' "$readme")
+if [ -z "$tests_cmd" ] || [ -z "$demo_cmd" ] || [ -z "$fast_cmd" ]; then
+  echo "fresh-check: could not find the three commands (tests, demo, fast tier) in $readme" >&2
   exit 2
 fi
 DEMO_OVERRIDE=${DEMO_OVERRIDE:---set federated.rounds=2 --set data.max_train_per_language=40 --set data.max_dev_per_language=10 --set data.max_test_per_language=40}
@@ -33,8 +34,13 @@ run() {  # name, command
   end=$(date +%s)
   printf 'fresh-check: %-5s exit %d in %dm%02ds: %s\n' "$name" "$rc" $(((end - start) / 60)) $(((end - start) % 60)) "$cmd"
   if [ "$rc" != 0 ]; then tail -n 25 "$LOGS/$name.log"; status=1; fi
-  if [ "$name" = tests ]; then grep -E "[0-9]+ passed" "$LOGS/$name.log" | tail -n 1 | sed "s/^/fresh-check:       /"; fi
+  if [ "$name" = tests ] || [ "$name" = fast ]; then
+    grep -E "[0-9]+ passed" "$LOGS/$name.log" | tail -n 1 | sed "s/^/fresh-check:       /"
+  fi
 }
+# the fast tier first, on the new clone: setup, then its command as the README gives it (pytest's own
+# time is the tier's; the line before it is setup included)
+run fast "bash scripts/setup.sh && $fast_cmd"
 run tests "$tests_cmd"
 run demo "$demo_cmd"
 exit $status

@@ -64,10 +64,10 @@ def config_differences(saved: dict, current: dict) -> list[str]:
 def load(folder: Path, config: dict) -> dict:
     """The checkpoint of ``folder``, checked against ``config`` (the resolved config as a dict)."""
     path = Path(folder) / NAME
-    if not path.exists() and (Path(folder) / "results.json").exists():
-        raise CheckpointError(f"{Path(folder)}: this run is complete (results.json is written and its checkpoint "
-                              "removed); there is nothing to resume. Start a new run into another folder.")
     if not path.exists():
+        if (Path(folder) / "results.json").exists():
+            raise CheckpointError(f"{Path(folder)}: this run is complete (results.json is written and its checkpoint "
+                                  "removed); there is nothing to resume. Start a new run into another folder.")
         raise CheckpointError(f"{path}: no checkpoint to resume from (a run writes one after its first round; "
                               "a finished run removes it). Start the run again without --resume.")
     try:

@@ -46,9 +46,40 @@ def test_the_summary_reports_margins_gains_and_the_worst_draw(tmp_path, monkeypa
             row["per_language"][l]["distance_to_draw"] = 0.1 * (i + 1)
     h.write_summary(tmp_path, {"draw0/seed0": a, "draw1/seed0": b}, {"draw0/seed0": 600.0})
     text = (tmp_path / "summary.md").read_text()
-    assert "| monolingual − its probe | -0.5 | -2.0 |" in text  # mean of −2.0 and +1.0, worst −2.0
-    assert "| fed − mono | +5.0 | +0.0 |" in text
+    assert "| monolingual − its probe | -0.5 | -2.0 | +1.0 |" in text  # mean of −2.0 and +1.0, worst, best
+    assert "| fed − mono | +5.0 | +0.0 | +10.0 |" in text
     assert "60.0 (62.0) -2.0 ⚠" in text and "70.0 (69.0) +1.0 |" in text  # only the first is flagged
     assert "| 10.0 |" in text  # the 600 s the first draw cost, in minutes
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["runs"]["draw1/seed0"]["federated"]["margin"] == pytest.approx(-0.02)
+
+
+def test_the_summary_says_where_the_probe_candidate_kept_the_probe(tmp_path):
+    langs = ["aaa_Latn", "bbb_Latn", "ccc_Latn"]
+    s = _summary(langs, [0.6, 0.6, 0.6], [0.7, 0.7, 0.7], [0.7, 0.7, 0.7],
+                 {"monolingual": 0.6, "federated": 0.65, "centralized": 0.66})
+    s["paradigms"]["monolingual"]["chosen_on_dev"] = {"aaa_Latn": "probe", "bbb_Latn": "tuned", "ccc_Latn": "probe"}
+    s["paradigms"]["federated"]["chosen_on_dev"] = {"all": "tuned"}
+    row = h.draw_row(s)
+    assert (row["monolingual"]["probe_kept"], row["monolingual"]["choices"]) == (2, 3)
+    assert "probe_kept" not in row["centralized"]  # no probe candidate in that run
+    h.write_summary(tmp_path, {"draw0/seed0": row}, {})
+    text = (tmp_path / "summary.md").read_text()
+    assert "60.0 (60.0) +0.0 · probe 2/3 |" in text and "70.0 (65.0) +5.0 · probe 0/1 |" in text
+    assert "70.0 (66.0) +4.0 |" in text
+
+
+def test_summary_only_rewrites_the_summary_from_finished_runs_without_a_backbone(tmp_path, monkeypatch):
+    langs = ["aaa_Latn", "bbb_Latn", "ccc_Latn", "ddd_Latn", "eee_Latn", "fff_Latn", "ggg_Latn"]
+    monkeypatch.setattr(h, "_sib200_languages", lambda: langs)
+    monkeypatch.setattr(h, "committed_languages", lambda: set())
+    monkeypatch.setattr(h, "add_distances", lambda row: None)
+    drawn = h.draws(langs, 1)[0]
+    run = tmp_path / "draw0" / "seed0"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps(_summary(drawn, [0.5] * 6, [0.6] * 6, [0.7] * 6,
+                                                          {"monolingual": 0.5, "federated": 0.5, "centralized": 0.5})))
+    monkeypatch.chdir(h.REPO)  # a --base relative to the working folder, as the docstring shows it
+    assert h.main(["--draws", "1", "--summary-only", "--base", "configs/demo.toml", "-o", str(tmp_path)]) == 0
+    assert "| fed − mono | +10.0 | +10.0 | +10.0 |" in (tmp_path / "summary.md").read_text()
+    assert json.loads((tmp_path / "draws.json").read_text())["base"] == "configs/demo.toml"

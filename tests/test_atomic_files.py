@@ -43,7 +43,7 @@ def _config(tmp_path, sib200_dir):
     return p, load_config(p)
 
 
-FILES = ("results.json", "report.md", "federated_state.safetensors", "metrics.jsonl")
+FILES = ("results.json", "report.md", "states/federated/global.safetensors", "metrics.jsonl")
 
 
 @pytest.mark.slow

@@ -36,8 +36,12 @@ def _same_run(a, b):
         assert ra["paradigms"][p]["stopping"] == rb["paradigms"][p]["stopping"], p
         assert ra["paradigms"][p]["optimizer_steps"] == rb["paradigms"][p]["optimizer_steps"], p
     assert _rows(a) == _rows(b)  # every logged loss and dev accuracy, in order
-    sa, sb = load_file(a / "federated_state.safetensors"), load_file(b / "federated_state.safetensors")
-    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)  # bit for bit
+    assert ra["models"] == rb["models"] and ra["models"]["federated"]  # every kept model, by the same files
+    kept = sorted(str(f.relative_to(a)) for f in (a / "states").rglob("*.safetensors"))
+    assert kept == sorted(str(f.relative_to(b)) for f in (b / "states").rglob("*.safetensors"))
+    for rel in kept:
+        sa, sb = load_file(a / rel), load_file(b / rel)
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa), rel  # bit for bit
     assert not (a / NAME).exists() and not (b / NAME).exists()  # a finished run leaves no checkpoint
 
 

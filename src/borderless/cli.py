@@ -1,4 +1,5 @@
-"""Command line: ``borderless run | compare | report | languages [list|map|distance] | deploy ... | convert``."""
+"""Command line: ``borderless run | compare | report | languages [list|map|distance] | deploy ... | convert |
+export | predict | serve``."""
 
 from __future__ import annotations
 
@@ -31,6 +32,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print((out.folder / "report.md").read_text())
     print(f"results written to {out.folder}")
     return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from borderless.export import export
+
+    out = export(args.run_dir, args.output, args.paradigm, args.language, overwrite=args.overwrite)
+    print(f"model written to {out} (model card: {out / 'README.md'})")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from borderless.predict import run_predict
+
+    return run_predict(args.model, args.input, args.output, args.language, args.paradigm, args.format,
+                       args.text_column, args.pair_column, progress=not args.quiet)
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from borderless.serve import serve
+
+    return serve(args.model, args.host, args.port, args.paradigm, args.max_texts, args.max_chars, args.max_body_bytes)
 
 
 def _parse_shard(text: str | None) -> tuple[int, int]:
@@ -171,6 +193,37 @@ def build_parser() -> argparse.ArgumentParser:
                    "config with different seeds: one mean ± std report (needs --output)")
     p.add_argument("--output", "-o", help="seeds report folder (with several run folders)")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("export", help="write a finished run's model as a self-contained folder: PEFT adapter, head, "
+                       "labels, reading settings and a model card")
+    p.add_argument("run_dir", help="a finished run's results folder")
+    p.add_argument("--output", "-o", required=True, help="the model folder to write")
+    p.add_argument("--paradigm", help="which paradigm's model (default: federated)")
+    p.add_argument("--language", help="only this language's model (paradigms with one model a language)")
+    p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty folder")
+    p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("predict", help="classify texts with a run's model or an exported model folder; "
+                       "one JSON line per input")
+    p.add_argument("model", help="a finished run's results folder or a folder written by borderless export")
+    p.add_argument("--input", "-i", required=True, help="TSV, CSV, JSONL or plain-text file; - for standard input")
+    p.add_argument("--output", "-o", help="JSONL file to write (default: standard output)")
+    p.add_argument("--language", help="use this language's own model where the paradigm has one, and its label set")
+    p.add_argument("--paradigm", help="a run folder's paradigm (default: federated)")
+    p.add_argument("--format", choices=("tsv", "csv", "jsonl", "text"), help="input format (default: from the file name; "
+                   "plain text otherwise)")
+    p.add_argument("--text-column", default="text", help="the column (or JSON key) holding the text (default: text)")
+    p.add_argument("--pair-column", default="", help="sentence pairs: the column holding the second text")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_predict)
+    p = sub.add_parser("serve", help="serve a run's model or an exported model over HTTP: POST /predict, GET /health, "
+                       "GET /model")
+    p.add_argument("model", help="a finished run's results folder or a folder written by borderless export")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--paradigm", help="a run folder's paradigm (default: federated)")
+    p.add_argument("--max-texts", type=int, default=256, help="texts a request may hold (default: 256)")
+    p.add_argument("--max-chars", type=int, default=10_000, help="characters a text may have (default: 10000)")
+    p.add_argument("--max-body-bytes", type=int, default=4_000_000, help="bytes a request body may have (default: 4000000)")
+    p.set_defaults(func=_cmd_serve)
     from borderless.flower.cli import add_deploy_parser
 
     add_deploy_parser(sub)
@@ -183,9 +236,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run a command. Errors a user can fix print one paragraph and exit 2 (Ctrl-C: 130);
+    """Run a command. Errors a user can fix print one paragraph and exit 2 (Ctrl-C: 130, SIGTERM: 143);
     ``--debug`` (anywhere on the line) or ``BORDERLESS_DEBUG=1`` shows the traceback instead."""
-    from borderless.errors import EXIT_INTERRUPTED, debug_requested, explain
+    import signal
+    import threading
+
+    from borderless.errors import terminate_like_interrupt
+
+    # SIGTERM unwinds as Ctrl-C does (every finally runs, every started process is stopped); the
+    # caller's own handler comes back when the command returns
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is threading.main_thread() and previous in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, terminate_like_interrupt)
+    try:
+        return _main(argv)
+    finally:
+        if signal.getsignal(signal.SIGTERM) is terminate_like_interrupt:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _main(argv: list[str] | None) -> int:
+    from borderless.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Terminated, debug_requested, explain
 
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(argv)
@@ -196,12 +267,13 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_deploy(args)
         return args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if debug:
             raise
-        print("borderless: interrupted (Ctrl-C); files already written are kept as they are "
-              "(metrics.jsonl holds every finished row)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted (Ctrl-C)"
+        print(f"borderless: {how}; every process it started is stopped, and files already written are kept as "
+              "they are (metrics.jsonl holds every finished row)", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except Exception as err:  # noqa: BLE001 - the one place that turns errors into messages
         if debug:
             raise

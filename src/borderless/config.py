@@ -202,6 +202,9 @@ class RunConfig:
     threads: int = 0  # torch threads; 0 = torch's default
     language_analysis: bool = True  # report: gain vs URIEL distance (3+ training languages), tokenizer stats
     checkpoint: bool = True  # write checkpoint.pt after every round (borderless run --resume DIR continues)
+    # keep each paradigm's chosen trainable state (one per language where it has one) under states/ in the
+    # results folder (borderless.kept_states); false keeps none (full fine-tuning: 470 MB a state)
+    keep_states: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,16 @@ import os
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, systemd, ``docker stop``, ``kill``) turned into the same unwinding as
+    Ctrl-C: every ``finally`` runs, so every process a command started is stopped."""
+
+
+def terminate_like_interrupt(signum, frame) -> None:
+    raise Terminated()
 REINSTALL = "reinstall exactly the locked versions with `bash scripts/setup.sh` (it installs requirements.lock)"
 
 
@@ -25,6 +35,11 @@ class BackboneError(BorderlessError):
 
 class OutputError(BorderlessError):
     """The results folder cannot be written."""
+
+
+class ModelError(BorderlessError):
+    """A trained model (a finished run's folder) cannot be used as asked: no kept models, no model
+    for that language, input of the wrong shape."""
 
 
 def debug_requested(argv: list[str]) -> bool:

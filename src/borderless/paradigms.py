@@ -205,8 +205,14 @@ def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int,
     return {"examples": seen, "steps": steps, "dev_score": stopper.best_acc, **stopper.facts()}
 
 
+def _keep_nothing(who: str, state: State) -> None:
+    """The default ``keep`` hook: a paradigm runner calls ``keep(who, state)`` with every state it
+    chose (borderless.kept_states writes them into the results folder)."""
+
+
 def run_monolingual(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
-                    sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
+                    sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT,
+                    keep: Callable[[str, State], None] = _keep_nothing) -> ParadigmResult:
     start = time.perf_counter()
     done = ckpt.resumed("monolingual") or {"seen": 0, "steps": 0, "test": {}, "stopped": {}, "dev": {}, "lang": None}
     seen, steps, test, stopped, dev = done["seen"], done["steps"], done["test"], done["stopped"], done["dev"]
@@ -225,6 +231,7 @@ def run_monolingual(model, init: State | Start, work: Workload, cfg: Config, hea
                              save=lambda cur, record=record: ckpt.save("monolingual", {**record, "current": cur}))
         seen, steps, dev[lang] = seen + facts.pop("examples"), steps + facts.pop("steps"), facts.pop("dev_score")
         stopped[lang] = facts
+        keep(lang, trainable_state(model))  # the chosen state is loaded: kept before the checkpoint moves on
         for target in [lang] + own_zs:
             test[target] = evaluate(model, work.test[target], cfg.train.eval_batch_size)
         ckpt.save("monolingual", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev,
@@ -235,7 +242,8 @@ def run_monolingual(model, init: State | Start, work: Workload, cfg: Config, hea
 
 
 def run_centralized(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
-                    sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
+                    sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT,
+                    keep: Callable[[str, State], None] = _keep_nothing) -> ParadigmResult:
     start = time.perf_counter()
     pooled = TokenizedSet.concat([work.train[lang] for lang in work.languages])
     stream = BatchStream(pooled, cfg.train.batch_size, stream_seed(cfg.run.seed, len(work.languages)))
@@ -245,6 +253,7 @@ def run_centralized(model, init: State | Start, work: Workload, cfg: Config, hea
                          lambda rnd: cfg.run.seed * 100_003 + rnd * 1_009,
                          saved=ckpt.resumed("centralized"), save=lambda cur: ckpt.save("centralized", cur))
     seen, steps, dev = facts.pop("examples"), facts.pop("steps"), facts.pop("dev_score")
+    keep("global", trainable_state(model))
     test = _test_all(model, work, work.evaluated, cfg)
     return ParadigmResult("centralized", test, time.perf_counter() - start, seen,
                           {z: "the centralized model" for z in work.zero_shot}, steps, {"pooled": facts},
@@ -323,7 +332,8 @@ def _advanced_clients(work: Workload, cfg: Config, trained: Mapping[str, int]) -
 
 
 def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
-                  sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
+                  sink: MetricSink, tick: Callable[[str], None], ckpt: Checkpointer = NO_CHECKPOINT,
+                  keep: Callable[[str, State], None] = _keep_nothing) -> ParadigmResult:
     start, seen, steps, rejected = time.perf_counter(), 0, 0, []
     begin = as_start(init).state("federated")
     state_bytes = state_num_bytes(begin)
@@ -370,6 +380,11 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
                 break
         rounds.close()
     chosen = stopper.best if (stopper.active and stopper.best is not None) else result
+    if chosen.personal is None:
+        keep("global", chosen.state)
+    else:  # the distance-aware rule: every language has its own mix
+        for lang in work.languages:
+            keep(lang, personal_state_for(lang, chosen, work, cfg))
     test = _eval_states(model, work, work.evaluated, chosen, cfg, "test")
     if chosen.personal is not None:
         load_trainable_state(model, chosen.state)
@@ -402,7 +417,8 @@ def result_from_record(d: dict, work: Workload, cfg: Config) -> ParadigmResult:
 
 def run_federated_personal(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
                            sink: MetricSink, tick: Callable[[str], None],
-                           federated: ParadigmResult | None = None, ckpt: Checkpointer = NO_CHECKPOINT) -> ParadigmResult:
+                           federated: ParadigmResult | None = None, ckpt: Checkpointer = NO_CHECKPOINT,
+                           keep: Callable[[str, State], None] = _keep_nothing) -> ParadigmResult:
     """The federated model (reused from this run's federated paradigm when given), then each client
     adapts it on its own data alone; no data and no extra parameters move for this step."""
     start = time.perf_counter()
@@ -437,6 +453,7 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
             if acc > best[0] + 1e-9:
                 best = (acc, done, trainable_state(model))
         load_trainable_state(model, best[2])
+        keep(lang, best[2])
         stopped[lang], dev[lang] = {"personal_steps": best[1]}, best[0]
         test[lang] = evaluate(model, work.test[lang], cfg.train.eval_batch_size)
         ckpt.save("federated_personal", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev})

@@ -28,6 +28,7 @@ from borderless.checkpoint import load as load_checkpoint
 from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, result_from_record, result_record,
                                   run_federated_personal)
 from borderless import probe_selection
+from borderless.kept_states import StateKeeper, models_index
 from borderless.probe import ProbeData, all_probes, personalised_probe
 from borderless.report import write_report
 from borderless.language.families import MANY_LANGUAGES, family_of
@@ -266,6 +267,7 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
     progress continues where it stopped. The checkpoint is returned, not removed: it goes only once
     every results file is in place (``run``), so a kill in between loses nothing."""
     metrics_path = folder / "metrics.jsonl"
+    keeper = StateKeeper(folder if cfg.run.keep_states else None)
     if resume is None:
         metrics_path.write_text("")
     else:  # rows written after the checkpoint belong to work that is redone
@@ -299,9 +301,10 @@ def _run_paradigms(cfg: Config, folder: Path, model, init, head_names, work: Wor
 
                 if paradigm == "federated_personal":
                     results[paradigm] = run_federated_personal(model, init, work, cfg, head_names, sink, tick,
-                                                               results.get("federated"), ckpt)
+                                                               results.get("federated"), ckpt, keeper.for_paradigm(paradigm))
                 else:
-                    results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick, ckpt)
+                    results[paradigm] = RUNNERS[paradigm](model, init, work, cfg, head_names, sink, tick, ckpt,
+                                                          keeper.for_paradigm(paradigm))
             results[paradigm].wall_s += before_s
             for lang, m in results[paradigm].test.items():
                 sink({"paradigm": paradigm, "round": cfg.federated.rounds, "lang": lang, "split": "test", **m})
@@ -373,8 +376,6 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         model.release()  # the shared backbone is handed back as it was (LoRA unloaded, full FT restored)
     _test_pause("after_training")
 
-    if "federated" in results and results["federated"].final is not None:  # the global model, to deploy or compare
-        atomic_files.save_safetensors(results["federated"].final[0].state, folder / "federated_state.safetensors")
     init = base
     n_trainable = state_num_params(init)
     head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
@@ -421,6 +422,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     if len(work.languages) > MANY_LANGUAGES:  # the report groups them by family
         summary["families"] = family_of(work.languages + work.zero_shot)
     probe_selection.select(summary)
+    if cfg.method.name != "head":  # every kept model, as dev selection chose it (borderless.kept_states)
+        summary["models"] = models_index(summary, probes, StateKeeper(folder if cfg.run.keep_states else None))
     # every file atomic; results.json last (a folder with it is a finished run), then the checkpoint goes
     write_report(folder, summary)
     atomic_files.write_text(folder / "results.json", json.dumps(summary, indent=2))

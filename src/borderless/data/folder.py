@@ -140,20 +140,32 @@ def read_text(path: Path) -> str:
                         "save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
+def jsonl_objects(lines, where, expected: str = "") -> Iterator[tuple[int, dict]]:
+    """(line number, object) for every non-empty line of JSONL text; ``expected`` describes the object
+    in the error for a line that is valid JSON but not an object."""
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}:{lineno}: not valid JSON ({err.msg}); each line must be one JSON object") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{where}:{lineno}: expected a JSON object {expected}, got {type(obj).__name__}".replace("  ", " "))
+        yield lineno, obj
+
+
 def read_rows(path: Path, fmt: FolderFormat) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, {column: value}) for every non-empty row of one split file."""
-    needed = _needed(fmt)
-    with io.StringIO(read_text(path), newline="") as fh:
+    return rows_of_text(read_text(path), path, fmt, _needed(fmt))
+
+
+def rows_of_text(text: str, path, fmt: FolderFormat, needed: list[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """``read_rows`` on text already decoded (``path`` names it in errors): the ``needed`` columns must
+    be there; TSV / CSV rows keep every column, JSONL objects the needed keys."""
+    with io.StringIO(text, newline="") as fh:
         if fmt.format == "jsonl":
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{path}:{lineno}: not valid JSON ({err.msg}); each line must be one JSON object") from None
-                if not isinstance(obj, dict):
-                    raise DataError(f"{path}:{lineno}: expected a JSON object with keys {needed}, got {type(obj).__name__}")
+            for lineno, obj in jsonl_objects(fh, path, f"with keys {needed}"):
                 missing = [k for k in needed if k not in obj]
                 if missing:
                     raise DataError(f"{path}:{lineno}: no key {missing[0]!r} (keys: {', '.join(obj)}); "

@@ -1,0 +1,183 @@
+"""``borderless export RUN_DIR -o MODEL_DIR``: a finished run's model as a self-contained folder in the
+formats the ecosystem loads (issue 44, item 2).
+
+    MODEL_DIR/
+      adapter_config.json, adapter_model.safetensors   PEFT's own format (prompt, P-tuning, prefix, LoRA):
+                                                       peft.PeftModel.from_pretrained(base, MODEL_DIR)
+      config.json, model.safetensors                   full fine-tuning: the whole encoder (save_pretrained)
+      head.safetensors                                 the linear head: weight (labels × hidden), bias
+      borderless_model.json                            labels, each language's label set, how to read text
+                                                       (input prefix, max length, template, pooling), the
+                                                       backbone's name, hub id and weight fingerprint, the
+                                                       method, which folder serves which language
+      config.toml                                      the run's resolved config
+      README.md                                        the model card
+      languages/<lang>/...                             one such model per language, for paradigms that
+                                                       train one (monolingual, federated + personal)
+
+A language whose dev selection kept the frozen-feature probe (``train.probe_candidate``) gets its
+head alone (``"kind": "probe"``): the frozen backbone's pooled output, no adapter.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+from pathlib import Path
+
+from borderless import atomic_files, kept_states
+from borderless.errors import ModelError, OutputError
+from borderless.trained_model import MANIFEST, PEFT_METHODS, TrainedModel
+
+FORMAT = 1
+# the hub ids of the offline backbones, so a user online can load an exported adapter onto the hub model
+HUB_IDS = {"e5-small": "intfloat/multilingual-e5-small", "gemma3-270m": "google/gemma-3-270m"}
+LICENSES = {"e5-small": "MIT (intfloat/multilingual-e5-small)", "gemma3-270m": "Gemma Terms of Use (google/gemma-3-270m)",
+            "sib200": "CC BY-SA 4.0 (SIB-200)", "masakhanews": "AFL-3.0 (MasakhaNEWS)",
+            "xnli": "CC BY-NC 4.0 (XNLI)", "nusax_senti": "CC BY-SA 4.0 (NusaX-Senti)",
+            "americasnli": "CC BY-SA 4.0 (AmericasNLI)"}
+
+
+def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, language: str | None = None,
+           overwrite: bool = False, backbone=None) -> Path:
+    from borderless.features import backbone_key
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise OutputError(f"{out}: not empty; choose a new folder or pass --overwrite")
+    clf = TrainedModel(run_dir, paradigm, backbone)
+    try:
+        if language is not None and language not in clf.files and not clf.shared:
+            raise ModelError(f"no {clf.paradigm} model for {language}; this run trained {', '.join(clf.files)}")
+        langs = [language] if language is not None else list(clf.files)
+        one_model = clf.shared or len(langs) == 1
+        out.mkdir(parents=True, exist_ok=True)
+        served: dict[str, dict] = {}
+        written: dict[str, str] = {}
+        for lang in langs:
+            rel = clf.files[lang] if lang in clf.files else next(iter(clf.files.values()))
+            sub = "" if one_model else f"languages/{lang}"
+            if rel not in written:
+                _write_model(clf, rel, out / sub if sub else out)
+                written[rel] = sub
+            served[lang] = {"folder": written[rel] or ".", "kind": kept_states.load(clf.folder, rel)[1].get("kind", "tuned")}
+        cfg, res = clf.cfg, clf.results
+        manifest = {
+            "format": FORMAT,
+            "paradigm": clf.paradigm,
+            "labels": clf.labels,
+            "label_sets": {l: s for l, s in clf.label_sets.items() if l in langs},
+            "languages": served,
+            "shared": clf.shared,
+            "reading": {"input_prefix": clf.backbone.input_prefix, "max_length": clf.max_length,
+                        "template": cfg.method.template, "pooling": clf.classifier.pooling,
+                        "classifier": cfg.method.classifier, "verbalizer": dict(cfg.method.verbalizer)},
+            "backbone": {"name": cfg.backbone.name, "hub_id": HUB_IDS.get(cfg.backbone.name, cfg.backbone.name),
+                         "fingerprint": backbone_key(cfg.backbone.name, clf.backbone.model),
+                         "dtype": cfg.backbone.dtype},
+            "method": {"name": cfg.method.name, "num_virtual_tokens": cfg.method.num_virtual_tokens,
+                       "trainable_parameters": res.get("method", {}).get("trainable_parameters")},
+            "test_accuracy": {l: res["paradigms"][clf.paradigm]["test_accuracy"].get(l) for l in langs},
+            "source": {"run": str(Path(run_dir).resolve()), "seed": cfg.run.seed},
+        }
+        atomic_files.write_text(out / MANIFEST, json.dumps(manifest, indent=2))
+        shutil.copyfile(clf.folder / "config.toml", out / "config.toml")
+        atomic_files.write_text(out / "README.md", model_card(manifest, res, cfg))
+    finally:
+        clf.close()
+    return out
+
+
+def _write_model(clf, rel: str, folder: Path) -> None:
+    """One kept state as PEFT's adapter (or the whole encoder for full fine-tuning) plus head.safetensors."""
+    from borderless.tuning.state import load_trainable_state
+
+    state, meta = kept_states.load(clf.folder, rel)
+    folder.mkdir(parents=True, exist_ok=True)
+    if "head.weight" in state:
+        atomic_files.save_safetensors({"weight": state["head.weight"], "bias": state["head.bias"]},
+                                      folder / "head.safetensors", metadata={"kind": meta.get("kind", "tuned")})
+    if meta.get("kind") == kept_states.PROBE:
+        return  # the frozen backbone: nothing but the head
+    load_trainable_state(clf.classifier, state)
+    name = clf.cfg.method.name
+    encoder = clf.classifier.encoder
+    if name in PEFT_METHODS:
+        for c in encoder.peft_config.values():
+            c.base_model_name_or_path = HUB_IDS.get(clf.cfg.backbone.name, clf.cfg.backbone.name)
+        # no trained embedding layer to save; and "auto" would ask the hub about the base model's vocabulary
+        encoder.save_pretrained(str(folder), save_embedding_layers=False)
+    elif name == "full":
+        encoder.save_pretrained(str(folder))
+    else:
+        raise ModelError(f"method.name = {name!r}: nothing to export beyond the head")
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}"
+
+
+def model_card(manifest: dict, res: dict, cfg) -> str:
+    p = manifest["paradigm"]
+    entry = res["paradigms"][p]
+    probe = res.get("probes", {}).get(p, {}).get("test_accuracy", {})
+    majority = res.get("majority_class_accuracy", {})
+    examples = res.get("examples", {})
+    langs = list(manifest["languages"])
+    rows = [f"| {l} | {examples.get(l, {}).get('train', '—')} | {_pct(entry['test_accuracy'].get(l))} | "
+            f"{_pct(probe.get(l))} | {_pct(majority.get(l))} | {manifest['languages'][l]['kind']} |" for l in langs]
+    mean = statistics.fmean(entry["test_accuracy"][l] for l in langs)
+    dp = res.get("privacy") or {}
+    lines = [
+        f"# borderless model: {cfg.method.name} on {manifest['backbone']['name']}, {p}",
+        "",
+        f"A {cfg.method.name} model trained by borderless ({p} paradigm, seed {cfg.run.seed}) on "
+        f"{cfg.data.dataset} in {len(res['languages'])} languages; labels: {', '.join(manifest['labels'])}.",
+        "",
+        "## Use",
+        "",
+        "```python",
+        "import borderless",
+        "clf = borderless.load(\"MODEL_DIR\")",
+        "clf.predict([\"...\"], language=" + (f"\"{langs[0]}\"" if langs else "None") + ")",
+        "```",
+        "",
+        "```bash",
+        "borderless predict MODEL_DIR --input texts.tsv --language " + (langs[0] if langs else "LANG"),
+        "```",
+        "",
+        f"With PEFT alone: `PeftModel.from_pretrained(AutoModel.from_pretrained(\"{manifest['backbone']['hub_id']}\"), "
+        "MODEL_DIR)`, mean-pool the last hidden states of the real tokens, then the linear head in "
+        "`head.safetensors` (reading settings in `borderless_model.json`).",
+        "",
+        "## Test accuracy (%)",
+        "",
+        "| language | training sentences | this model | frozen-feature probe | majority class | kind |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        f"| **mean** |  | **{_pct(mean)}** |  |  |  |",
+        "",
+        "## Training",
+        "",
+        f"- Backbone {manifest['backbone']['name']} (hub id `{manifest['backbone']['hub_id']}`), frozen; weight "
+        f"fingerprint `{manifest['backbone']['fingerprint']}`.",
+        f"- Method {cfg.method.name}: {manifest['method']['trainable_parameters']} trainable parameters.",
+        f"- {cfg.federated.rounds} rounds × {cfg.train.local_steps} local steps × batch {cfg.train.batch_size}; "
+        f"{entry.get('optimizer_steps', '—')} optimizer steps in all.",
+        "- Differential privacy: " + (f"ε = {dp.get('epsilon')} (δ = {dp.get('delta')})" if dp.get("epsilon") else "none"),
+        "",
+        "## Licenses",
+        "",
+        f"- Backbone: {LICENSES.get(cfg.backbone.name, 'see the backbone’s own card')}",
+        f"- Data: {LICENSES.get(cfg.data.dataset, 'see the dataset’s own card')}",
+        "",
+        "## Produced by",
+        "",
+        "```bash",
+        f"borderless run config.toml   # the run's config, beside this card (seed {cfg.run.seed})",
+        f"borderless export RUN_DIR -o MODEL_DIR --paradigm {p}",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

@@ -116,3 +116,39 @@ def _refused_at_predict(folder, backbone, message):
             clf.predict(TEXTS)
     finally:
         clf.close()
+
+
+@pytest.mark.real
+def test_the_demo_s_exported_prompt_on_e5_small_gives_borderless_logits_with_stock_peft(e5_backbone, tmp_path):
+    """multilingual-e5-small and real SIB-200 sentences: the committed demo's federated model, exported,
+    then read by stock transformers + PEFT (prefix, tokenizer, PeftModel, mean pooling, head)."""
+    import csv
+
+    from peft import PeftModel
+
+    from conftest import REAL_SIB200, REPO
+
+    folder = REPO / "docs" / "results" / "demo"
+    if not REAL_SIB200.exists():
+        pytest.skip(f"{REAL_SIB200}: the SIB-200 data is not there")
+    with open(REAL_SIB200 / "hau_Latn" / "test.tsv", encoding="utf-8", newline="") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)][:16]
+    out = export(folder, tmp_path / "model", backbone=e5_backbone)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == \
+        "intfloat/multilingual-e5-small"
+    clf = borderless.load(out, backbone=e5_backbone)
+    try:
+        ours = clf.logits(texts)
+    finally:
+        clf.close()
+    reading, n_virtual = manifest["reading"], manifest["method"]["num_virtual_tokens"]
+    peft_model = PeftModel.from_pretrained(e5_backbone.model, str(out))
+    head = load_file(str(out / "head.safetensors"))
+    enc = e5_backbone.tokenizer([reading["input_prefix"] + t for t in texts], padding=True, truncation=True,
+                                max_length=reading["max_length"], return_tensors="pt")
+    with torch.no_grad():
+        hidden = peft_model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+    m = enc["attention_mask"].unsqueeze(-1).float()
+    stock = ((hidden[:, n_virtual:] * m).sum(1) / m.sum(1)) @ head["weight"].T + head["bias"]
+    assert torch.allclose(stock, ours, atol=1e-5), (stock - ours).abs().max()

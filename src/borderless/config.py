@@ -144,7 +144,8 @@ class TrainConfig:
     # with stop = "dev": the paradigm's frozen-feature probe competes with the kept state on the same
     # dev criterion and the better is reported (borderless.probe_selection). Off by default: measured
     # on the committed runs it helped monolingual (+0.4 on average) and not the others (dev splits of
-    # 40-99 sentences cannot tell 1-2 points apart; docs/results/probe_candidate.md)
+    # 40-99 sentences cannot tell 1-2 points apart; docs/results/probe_candidate.md). On in the robust
+    # recipe (configs/demo.toml), with whole dev splits: docs/results/heldout_draws
     probe_candidate: bool = False
 
 

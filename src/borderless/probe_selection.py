@@ -20,7 +20,9 @@ can be re-selected from its own files (``scripts/reselect_with_probe.py``).
 Measured on the committed SIB-200 runs (docs/results/probe_candidate.md): monolingual +0.4 points on
 average (12 of 13 up), federated + personal -0.4, centralized and federated mostly unchanged but down
 by 3.5 / 3.3 on one seed at 701 sentences, where the probe won on a 99-sentence dev split whose
-weight decay it had been chosen on. So it is an option, not the default.
+weight decay it had been chosen on. So it is an option, not the default. The robust recipe
+(``configs/demo.toml``, issue 42) turns it on together with whole dev splits (99 sentences a language):
+measured on five held-out draws in docs/results/heldout_draws.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ new run makes is applied and results.json and report.md are rewritten. Training 
 does not depend on the selection, so the result equals rerunning the config with today's code.
 
     .venv/bin/python scripts/reselect_with_probe.py docs/results/demo docs/results/seven_full/seed0 ...
+
+``--again`` re-applies today's selection to runs that were already selected (their tuned numbers are
+kept in results.json as ``tuned_*``), for a change of the rule itself: the untrained start counting as
+the probe (issue 42) was applied to held-out draws 0-4 this way.
 """
 
 from __future__ import annotations
@@ -55,6 +59,45 @@ def mark_config(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def unselect(summary: dict) -> None:
+    """Undo an earlier selection: each paradigm reports its tuned state again (dev_score is kept)."""
+    langs = summary["languages"]
+    for name, entry in summary["paradigms"].items():
+        if "chosen_on_dev" not in entry:
+            continue
+        entry["test_accuracy"] = entry.pop("tuned_test_accuracy")
+        entry["mean_accuracy"] = entry.pop("tuned_mean_accuracy")
+        entry["zero_shot_accuracy"] = entry.pop("tuned_zero_shot_accuracy")
+        worst = min(langs, key=lambda l: entry["test_accuracy"][l])
+        entry.update(worst_language=worst, worst_accuracy=entry["test_accuracy"][worst],
+                     below_probe=entry["mean_accuracy"] < summary["probes"][name]["mean_accuracy"] - 1e-9)
+        for key in ("chosen_on_dev", "untrained"):
+            entry.pop(key, None)
+
+
+def reselect_again(folder: Path) -> str:
+    """Today's rule on a run selected by an earlier one (training not repeated)."""
+    path = folder / "results.json"
+    summary = json.loads(path.read_text())
+    if not any("chosen_on_dev" in e for e in summary["paradigms"].values()):
+        return f"{folder}: never selected; run without --again"
+    if "models" in summary:
+        return f"{folder}: keeps its states (results.json 'models'); rerun it instead, so the kept files follow"
+    before = {p: e["mean_accuracy"] for p, e in summary["paradigms"].items() if "chosen_on_dev" in e}
+    unselect(summary)
+    probe_selection.select(summary)
+    summary["reselected_by"] = ("scripts/reselect_with_probe.py --again: the untrained start counts as the probe "
+                                "(training not repeated)")
+    from borderless.atomic_files import write_text
+
+    write_report(folder, summary)
+    write_text(path, json.dumps(summary, indent=2))
+    kept = "; ".join(f"{p}: {100 * before[p]:.1f} → {100 * e['mean_accuracy']:.1f} "
+                     f"({probe_selection.describe(e)}){' ⚠' if e['below_probe'] else ''}"
+                     for p, e in summary["paradigms"].items() if p in before)
+    return f"{folder}: {kept}"
+
+
 def reselect(folder: Path) -> str:
     path = folder / "results.json"
     summary = json.loads(path.read_text())
@@ -81,7 +124,10 @@ def reselect(folder: Path) -> str:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    again = "--again" in args
+    folders = [a for a in args if a != "--again"]
+    if not folders:
         sys.exit(__doc__)
-    for arg in sys.argv[1:]:
-        print(reselect(Path(arg)))
+    for arg in folders:
+        print(reselect_again(Path(arg)) if again else reselect(Path(arg)))

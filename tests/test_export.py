@@ -16,6 +16,38 @@ from trained_run import LANGS, finished_run
 TEXTS = ["the market river team", "da na ta kasar wasan", "film border city vaccine of the"]
 
 
+def stock_logits(backbone, out, texts):
+    """The exported model read by stock transformers + PEFT alone: the manifest's input prefix and max
+    length, ``PeftModel.from_pretrained`` on the bare backbone, mean pooling over the real tokens (the
+    soft prompt's positions dropped), then the head. The backbone is left as it was (LoRA unloaded)."""
+    from peft import PeftModel
+
+    reading = json.loads((out / MANIFEST).read_text())["reading"]
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    n_virtual = adapter["num_virtual_tokens"] if adapter["peft_type"] == "PROMPT_TUNING" else 0
+    head = load_file(str(out / "head.safetensors"))
+    enc = backbone.tokenizer([reading["input_prefix"] + t for t in texts], padding=True, truncation=True,
+                             max_length=reading["max_length"], return_tensors="pt")
+    peft_model = PeftModel.from_pretrained(backbone.model, str(out))
+    try:
+        with torch.no_grad():
+            hidden = peft_model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
+    finally:
+        if adapter["peft_type"] == "LORA":
+            peft_model.unload()  # the LoRA layers were injected into the shared backbone's modules
+    m = enc["attention_mask"].unsqueeze(-1).float()
+    return ((hidden[:, n_virtual:] * m).sum(1) / m.sum(1)) @ head["weight"].T + head["bias"]
+
+
+def logits_of(path, backbone, texts):
+    """borderless.load(path).logits(texts), the backbone handed back afterwards."""
+    clf = borderless.load(path, backbone=backbone)
+    try:
+        return clf.logits(texts)
+    finally:
+        clf.close()
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_backbone):
     return finished_run(tmp_path_factory.mktemp("run"), tiny_backbone, overrides=())  # every state tuned
@@ -23,8 +55,6 @@ def finished(tmp_path_factory, tiny_backbone):
 
 def test_the_federated_model_exports_in_peft_format_and_stock_peft_gives_the_same_logits(finished, tiny_backbone,
                                                                                           tmp_path):
-    from peft import PeftModel
-
     folder, cfg = finished
     out = export(folder, tmp_path / "model", backbone=tiny_backbone)
     for name in ("adapter_config.json", "adapter_model.safetensors", "head.safetensors", MANIFEST, "config.toml",
@@ -39,32 +69,11 @@ def test_the_federated_model_exports_in_peft_format_and_stock_peft_gives_the_sam
     res = json.loads((folder / "results.json").read_text())
     assert f"{100 * res['paradigms']['federated']['test_accuracy']['hau_Latn']:.1f}" in card and "CC BY-SA 4.0" in card
 
-    clf = borderless.load(folder, backbone=tiny_backbone)
-    try:
-        ours = clf.logits(TEXTS)
-    finally:
-        clf.close()
+    ours = logits_of(folder, tiny_backbone, TEXTS)
     # stock transformers + PEFT: the backbone, the adapter, mean pooling of the real tokens, the head
-    tok = tiny_backbone.tokenizer
-    peft_model = PeftModel.from_pretrained(tiny_backbone.model, str(out))
-    head = load_file(str(out / "head.safetensors"))
-    try:
-        enc = tok(TEXTS, padding=True, return_tensors="pt")
-        with torch.no_grad():
-            hidden = peft_model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-        hidden = hidden[:, adapter["num_virtual_tokens"]:]
-        m = enc["attention_mask"].unsqueeze(-1).float()
-        pooled = (hidden * m).sum(1) / m.sum(1)
-        stock = pooled @ head["weight"].T + head["bias"]
-    finally:
-        peft_model.unload() if hasattr(peft_model, "unload") else None
+    stock = stock_logits(tiny_backbone, out, TEXTS)
     assert torch.allclose(stock, ours, atol=1e-5), (stock - ours).abs().max()
-
-    again = borderless.load(out, backbone=tiny_backbone)  # the exported folder, through borderless
-    try:
-        assert torch.allclose(again.logits(TEXTS), ours, atol=1e-6)
-    finally:
-        again.close()
+    assert torch.allclose(logits_of(out, tiny_backbone, TEXTS), ours, atol=1e-6)  # the exported folder too
 
 
 def test_a_paradigm_with_one_model_a_language_exports_each_in_its_own_folder(finished, tiny_backbone, tmp_path):
@@ -124,8 +133,6 @@ def test_the_demo_s_exported_prompt_on_e5_small_gives_borderless_logits_with_sto
     then read by stock transformers + PEFT (prefix, tokenizer, PeftModel, mean pooling, head)."""
     import csv
 
-    from peft import PeftModel
-
     from conftest import REAL_SIB200, REPO
 
     folder = REPO / "docs" / "results" / "demo"
@@ -137,18 +144,52 @@ def test_the_demo_s_exported_prompt_on_e5_small_gives_borderless_logits_with_sto
     manifest = json.loads((out / MANIFEST).read_text())
     assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == \
         "intfloat/multilingual-e5-small"
-    clf = borderless.load(out, backbone=e5_backbone)
-    try:
-        ours = clf.logits(texts)
-    finally:
-        clf.close()
-    reading, n_virtual = manifest["reading"], manifest["method"]["num_virtual_tokens"]
-    peft_model = PeftModel.from_pretrained(e5_backbone.model, str(out))
-    head = load_file(str(out / "head.safetensors"))
-    enc = e5_backbone.tokenizer([reading["input_prefix"] + t for t in texts], padding=True, truncation=True,
-                                max_length=reading["max_length"], return_tensors="pt")
-    with torch.no_grad():
-        hidden = peft_model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).last_hidden_state
-    m = enc["attention_mask"].unsqueeze(-1).float()
-    stock = ((hidden[:, n_virtual:] * m).sum(1) / m.sum(1)) @ head["weight"].T + head["bias"]
+    ours = logits_of(out, e5_backbone, texts)
+    assert manifest["reading"]["input_prefix"]  # e5 reads "query: " before every text; stock_logits uses it
+    stock = stock_logits(e5_backbone, out, texts)
     assert torch.allclose(stock, ours, atol=1e-5), (stock - ours).abs().max()
+
+
+def test_a_lora_model_exports_in_peft_format_and_stock_peft_gives_the_same_logits(tiny_backbone, tmp_path):
+    folder, _ = finished_run(tmp_path / "run", tiny_backbone, overrides=('method.name="lora"',))
+    out = export(folder, tmp_path / "model", backbone=tiny_backbone)
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["peft_type"] == "LORA" and adapter["r"] == 8
+    before = {k: v.clone() for k, v in tiny_backbone.model.state_dict().items()}
+    ours = logits_of(folder, tiny_backbone, TEXTS)
+    stock = stock_logits(tiny_backbone, out, TEXTS)
+    assert torch.allclose(stock, ours, atol=1e-5), (stock - ours).abs().max()
+    # the exported folder through borderless: its fingerprint is the bare backbone's, LoRA or not
+    assert torch.allclose(logits_of(out, tiny_backbone, TEXTS), ours, atol=1e-6)
+    after = tiny_backbone.model.state_dict()
+    assert set(after) == set(before) and all(torch.equal(after[k], before[k]) for k in before)  # left as it was
+
+
+@pytest.mark.real
+def test_a_lora_model_trained_on_e5_small_gives_borderless_logits_with_stock_peft(e5_backbone, tmp_path):
+    """A short real LoRA run (multilingual-e5-small, two SIB-200 languages, small caps), exported and read
+    by stock transformers + PEFT on real test sentences."""
+    from borderless.config import load_config
+    from borderless.runner import run
+    from conftest import REAL_SIB200, REPO
+
+    if not REAL_SIB200.exists():
+        pytest.skip(f"{REAL_SIB200}: the SIB-200 data is not there")
+    cfg = load_config(REPO / "configs" / "demo.toml", [
+        f'data.path="{REAL_SIB200}"', 'data.languages=["hau_Latn", "yor_Latn"]', "data.max_train_per_language=16",
+        "data.max_dev_per_language=8", "data.max_test_per_language=8", 'run.paradigms=["federated"]',
+        'method.name="lora"', "federated.rounds=1", "federated.eval_every=1", "train.local_steps=2", "train.lr=0.01",
+        'train.stop="budget"'])  # the tuned LoRA state is what gets exported, not the probe
+    folder = run(cfg, tmp_path / "run", progress=False, backbone=e5_backbone).folder
+    out = export(folder, tmp_path / "model", backbone=e5_backbone)
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["peft_type"] == "LORA" and adapter["base_model_name_or_path"] == "intfloat/multilingual-e5-small"
+    import csv
+
+    with open(REAL_SIB200 / "yor_Latn" / "test.tsv", encoding="utf-8", newline="") as fh:
+        texts = [r["text"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)][:12]
+    ours = logits_of(out, e5_backbone, texts)
+    stock = stock_logits(e5_backbone, out, texts)
+    assert torch.allclose(stock, ours, atol=1e-5), (stock - ours).abs().max()
+    lora = load_file(str(out / "adapter_model.safetensors"))
+    assert any("lora_B" in k and v.abs().sum() > 0 for k, v in lora.items())  # trained: B moved from its zero start

@@ -105,6 +105,37 @@ def test_the_clientapp_process_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
+PER_MESSAGE = """
+import json, sys
+from flwr.app import Message, RecordDict
+from borderless.flower import client_app
+from borderless.flower.direct_grid import DirectGrid
+from borderless.flower.run_config import RUN_CONFIG_KEY
+from borderless.flower.warm import NODE_CONFIG_KEY
+seen = []
+client_app.call = lambda address, kind, content, rc, nc: seen.append(kind) or RecordDict()  # the worker's side
+grid = DirectGrid(client_app.app, {100: {"language": "eng_Latn", NODE_CONFIG_KEY: "/worker"}},
+                  {RUN_CONFIG_KEY: sys.stdin.read()})
+replies = grid.send_and_receive([Message(RecordDict(), dst_node_id=100, message_type=t)
+                                 for t in ("query", "train", "evaluate")])
+print(json.dumps({"seen": seen, "errors": [r.has_error() for r in replies],
+                  "heavy": sorted(m for m in ("torch", "transformers", "peft") if m in sys.modules)}))
+"""
+
+
+def test_the_whole_per_message_path_stays_torch_free(sib200_dir):
+    """Issue 43: Flower starts a fresh ClientApp process per message; everything it runs for a message
+    (mods, the run config's parsing and validation, the hand-over to the warm worker) must not import
+    torch (it cost ~1.9 s of CPU per message per node through config.validate)."""
+    import json
+
+    (toml,) = run_config(flower_config(sib200_dir)).values()
+    out = subprocess.run([sys.executable, "-c", PER_MESSAGE], input=toml, capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)
+    assert got["seen"] == ["query", "train", "evaluate"] and got["errors"] == [False, False, False]
+    assert got["heavy"] == []
+
+
 def test_launcher_arguments():
     warm, poll, rest = split_args(["--warm", "--poll-interval", "0.2", "--superlink", "h:1", "--node-config", 'language="x"'])
     assert (warm, poll) == (True, 0.2) and rest == ["--superlink", "h:1", "--node-config", 'language="x"']

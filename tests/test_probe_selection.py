@@ -102,3 +102,53 @@ def test_budget_runs_report_the_tuned_state(tmp_path, sib200_dir, tiny_backbone)
     assert not any("chosen_on_dev" in e for e in out.results["paradigms"].values())
     off = run(load_config(p, []), tmp_path / "o", progress=False, backbone=tiny_backbone)  # off by default
     assert not any("chosen_on_dev" in e for e in off.results["paradigms"].values())
+
+
+def test_an_untrained_start_counts_as_the_probe_whatever_dev_says():
+    s = hand_summary()
+    p = s["paradigms"]
+    # centralized kept round 0 although it tied the probe on dev: nothing learned → the probe
+    p["centralized"]["stopping"] = {"pooled": {"trained_rounds": 6, "best_round": 0}}
+    # federated trained (round 3) but the probe wins on dev anyway: the usual rule, not 'untrained'
+    p["federated"]["stopping"] = {"all": {"trained_rounds": 6, "best_round": 3}}
+    # monolingual a beat its probe on dev but kept round 0; b trained and lost on dev as before
+    p["monolingual"]["stopping"] = {"a": {"trained_rounds": 6, "best_round": 0}, "b": {"best_round": 2}}
+    # personal: a took no step from a trained global → tuned (the usual rule picks the probe on dev
+    # anyway for a); b took no step from an untrained global → probe although dev preferred it tuned
+    s2 = hand_summary()
+    s2["paradigms"]["federated_personal"]["stopping"] = {
+        "all": {"trained_rounds": 6, "best_round": 0}, "a": {"personal_steps": 4}, "b": {"personal_steps": 0}}
+    p["federated_personal"]["stopping"] = {
+        "all": {"trained_rounds": 6, "best_round": 2}, "a": {"personal_steps": 0}, "b": {"personal_steps": 0}}
+    probe_selection.select(s)
+    probe_selection.select(s2)
+    assert p["centralized"]["chosen_on_dev"] == {"pooled": "probe"} and p["centralized"]["untrained"] == ["pooled"]
+    assert p["centralized"]["test_accuracy"] == {"a": 0.90, "b": 0.90}
+    assert probe_selection.describe(p["centralized"]) == "the frozen probe (dev had kept the untrained start)"
+    assert p["federated"]["chosen_on_dev"] == {"all": "probe"} and p["federated"]["untrained"] == []
+    assert p["monolingual"]["chosen_on_dev"] == {"a": "probe", "b": "probe"}
+    assert p["monolingual"]["untrained"] == ["a"] and p["monolingual"]["test_accuracy"] == {"a": 0.55, "b": 0.70}
+    assert probe_selection.describe(p["monolingual"]).endswith("; 1 had kept the untrained start")
+    assert p["federated_personal"]["untrained"] == []  # the global model had trained: not untrained
+    assert p["federated_personal"]["chosen_on_dev"] == {"a": "probe", "b": "tuned"}
+    pers2 = s2["paradigms"]["federated_personal"]
+    assert pers2["untrained"] == ["b"] and pers2["chosen_on_dev"] == {"a": "probe", "b": "probe"}
+    assert pers2["test_accuracy"] == {"a": 0.10, "b": 0.20}
+
+
+def test_reselect_again_undoes_a_selection_and_applies_todays_rule():
+    unselect = script_module("reselect_with_probe").unselect
+    once = probe_selection.select(hand_summary())
+    again = copy.deepcopy(once)
+    unselect(again)
+    assert not any("chosen_on_dev" in e or "tuned_test_accuracy" in e for e in again["paradigms"].values())
+    assert again["paradigms"]["federated"]["test_accuracy"] == {"a": 0.80, "b": 0.80}  # the tuned numbers back
+    assert probe_selection.select(again) == once  # the same rule gives the same choices
+    # a run selected before the untrained rule: centralized had kept round 0 and the tuned state
+    before = copy.deepcopy(once)
+    before["paradigms"]["centralized"]["stopping"] = {"pooled": {"best_round": 0}}
+    assert before["paradigms"]["centralized"]["chosen_on_dev"] == {"pooled": "tuned"}
+    unselect(before)
+    probe_selection.select(before)
+    assert before["paradigms"]["centralized"]["chosen_on_dev"] == {"pooled": "probe"}
+    assert before["paradigms"]["centralized"]["mean_accuracy"] == pytest.approx(0.90)

@@ -41,8 +41,6 @@ LICENSES = {"e5-small": "MIT (intfloat/multilingual-e5-small)", "gemma3-270m": "
 
 def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, language: str | None = None,
            overwrite: bool = False, backbone=None) -> Path:
-    from borderless.features import backbone_key
-
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputError(f"{out}: not empty; choose a new folder or pass --overwrite")
@@ -74,7 +72,7 @@ def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, la
                         "template": cfg.method.template, "pooling": clf.classifier.pooling,
                         "classifier": cfg.method.classifier, "verbalizer": dict(cfg.method.verbalizer)},
             "backbone": {"name": cfg.backbone.name, "hub_id": HUB_IDS.get(cfg.backbone.name, cfg.backbone.name),
-                         "fingerprint": backbone_key(cfg.backbone.name, clf.backbone.model),
+                         "fingerprint": clf.fingerprint,  # of the bare backbone (LoRA not injected)
                          "dtype": cfg.backbone.dtype},
             "method": {"name": cfg.method.name, "num_virtual_tokens": cfg.method.num_virtual_tokens,
                        "trainable_parameters": res.get("method", {}).get("trainable_parameters")},

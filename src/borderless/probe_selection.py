@@ -12,6 +12,14 @@ LP-FT, chosen on dev as usual; test accuracies are never looked at):
   federated probe (federated: the clients' own dev accuracies, no dev text moves);
 - federated_personal: per client, its own dev accuracy, against its personalised probe.
 
+**An untrained start counts as the probe.** Where dev selection kept the start itself (``best_round``
+0, and for federated + personal also no personal step), nothing was learned: the kept model is a
+linear head on the untrained soft prompt's features, a second frozen-feature probe that only a
+99-sentence dev split preferred to the first. Such a state is replaced by the paradigm's own probe
+without a dev comparison (``untrained`` in the result names who). Measured cause, not assumed: on held-out
+draw 4 (docs/results/heldout_draws) centralized kept round 0, which led its probe on dev by 3.2 points
+and trailed it on test by 1.0 (federated: round 0 too, +3.5 on dev, +0.3 on test).
+
 The result keeps both: ``test_accuracy`` and ``mean_accuracy`` are what was chosen,
 ``tuned_test_accuracy`` and ``tuned_mean_accuracy`` the tuned state's, ``chosen_on_dev`` says which
 was kept for whom (``"tuned"`` or ``"probe"``). Works on ``results.json`` summaries, so a committed run
@@ -46,9 +54,13 @@ def select(summary: dict) -> dict:
         tuned = dict(entry["test_accuracy"])
         tuned_zs = dict(entry.get("zero_shot_accuracy") or {})
         final, final_zs, chosen = dict(tuned), dict(tuned_zs), {}
+        stopping, untrained = entry.get("stopping") or {}, []
         if name in SHARED:
             who, score = next(iter(entry["dev_score"].items()))
             use_probe = statistics.fmean(probe["dev_accuracy"][l] for l in langs) > score + 1e-9
+            if _untrained(name, stopping, who, langs):
+                use_probe = True
+                untrained.append(who)
             chosen[who] = "probe" if use_probe else "tuned"
             if use_probe:
                 final = {l: probe["test_accuracy"][l] for l in langs}
@@ -56,6 +68,9 @@ def select(summary: dict) -> dict:
         else:
             for lang in langs:
                 use_probe = probe["dev_accuracy"][lang] > entry["dev_score"][lang] + 1e-9
+                if _untrained(name, stopping, lang, langs):
+                    use_probe = True
+                    untrained.append(lang)
                 chosen[lang] = "probe" if use_probe else "tuned"
                 if use_probe:
                     final[lang] = probe["test_accuracy"][lang]
@@ -69,12 +84,21 @@ def select(summary: dict) -> dict:
         worst = min(langs, key=lambda l: final[l])
         entry.update({
             "tuned_test_accuracy": tuned, "tuned_mean_accuracy": entry["mean_accuracy"],
-            "tuned_zero_shot_accuracy": tuned_zs, "chosen_on_dev": chosen,
+            "tuned_zero_shot_accuracy": tuned_zs, "chosen_on_dev": chosen, "untrained": untrained,
             "test_accuracy": final, "zero_shot_accuracy": final_zs, "mean_accuracy": mean,
             "worst_language": worst, "worst_accuracy": final[worst],
             "below_probe": mean < probe["mean_accuracy"] - 1e-9,
         })
     return summary
+
+
+def _untrained(name: str, stopping: dict, who: str, langs: list[str]) -> bool:
+    """Did dev selection keep ``who``'s untrained start? Unknown (no ``stopping`` facts) counts as trained."""
+    facts = stopping.get(who) or {}
+    if name == "federated_personal":  # the global model's stopping sits under its own key ("all")
+        glob = next((v for k, v in stopping.items() if k not in langs and isinstance(v, dict)), {})
+        return facts.get("personal_steps") == 0 and glob.get("best_round") == 0
+    return facts.get("best_round") == 0
 
 
 def describe(entry: dict) -> str:
@@ -83,8 +107,17 @@ def describe(entry: dict) -> str:
     if not chosen:
         return ""
     on_probe = [w for w, c in chosen.items() if c == "probe"]
+    untrained = entry.get("untrained") or []
     if len(chosen) == 1:
-        return "the frozen probe" if on_probe else "the tuned state"
+        if not on_probe:
+            return "the tuned state"
+        return "the frozen probe (dev had kept the untrained start)" if untrained else "the frozen probe"
+    if untrained:
+        return f"{_describe_many(chosen, on_probe)}; {len(untrained)} had kept the untrained start"
+    return _describe_many(chosen, on_probe)
+
+
+def _describe_many(chosen: dict, on_probe: list) -> str:
     if not on_probe:
         return f"tuned for all {len(chosen)}"
     return (f"tuned for {len(chosen) - len(on_probe)} of {len(chosen)}, probe for " + ", ".join(on_probe)

@@ -10,7 +10,11 @@ client per round, for
 Runs configs/deploy.toml (real e5-small, real SIB-200, 3 languages as 3 SuperNodes, TLS + node
 authentication) and writes results/flower_deploy.{json,md}. Run by hand, alone on the machine:
 
-    .venv/bin/python benchmarks/flower_deploy.py [--set federated.rounds=3 ...] [--skip-cold]
+    .venv/bin/python benchmarks/flower_deploy.py [--set federated.rounds=3 ...] [--skip-cold] [--threads N]
+
+Like for like: every process that trains uses the same torch threads, ``--threads`` (default: the
+config's ``deploy.node_threads``, 1 in configs/deploy.toml): the in-process run is set to it, and each
+node gets ``deploy.node_threads`` = it.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
 import shutil
 import tempfile
@@ -56,11 +61,17 @@ def main() -> None:
     ap.add_argument("--config", default=str(HERE.parent / "configs" / "deploy.toml"))
     ap.add_argument("--set", action="append", default=[])
     ap.add_argument("--skip-cold", action="store_true", help="leave out Flower as it comes (slow: ~35 s a round)")
+    ap.add_argument("--threads", type=int, default=0,
+                    help="torch threads of every training process (default: the config's deploy.node_threads)")
     args = ap.parse_args()
     cfg = load_config(args.config, args.set)
+    threads = args.threads or cfg.deploy.node_threads or torch.get_num_threads()
+    cfg = with_overrides(cfg, [f"deploy.node_threads={threads}"])
+    torch.set_num_threads(threads)  # the in-process run: the same threads as each node
     tmp = Path(tempfile.mkdtemp(prefix="borderless-bench-"))
     out: dict = {"config": args.config, "overrides": args.set, "languages": list(cfg.data.languages),
-                 "rounds": cfg.federated.rounds, "local_steps": cfg.train.local_steps, "batch_size": cfg.train.batch_size}
+                 "rounds": cfg.federated.rounds, "local_steps": cfg.train.local_steps, "batch_size": cfg.train.batch_size,
+                 "torch_threads_per_process": threads}
     try:
         t0 = time.perf_counter()
         federated_only = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, paradigms=("federated",)))
@@ -80,7 +91,8 @@ def main() -> None:
             out[k]["ratio_to_in_process"] = round(out[k]["per_round_s"] / base, 2)
             out[k]["same_accuracy_as_in_process"] = all(
                 abs(out[k]["test_accuracy"][l] - out["in_process"]["test_accuracy"][l]) < 1e-6 for l in out["languages"])
-    out["machine"] = f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    out["machine"] = (f"{platform.machine()}, {os.cpu_count()} CPUs, {threads} torch thread(s) in every training "
+                      f"process (in-process and each node), torch {torch.__version__}")
     out["date"] = time.strftime("%Y-%m-%d")
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / "flower_deploy.json").write_text(json.dumps(out, indent=2))

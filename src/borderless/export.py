@@ -41,6 +41,8 @@ LICENSES = {"e5-small": "MIT (intfloat/multilingual-e5-small)", "gemma3-270m": "
 
 def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, language: str | None = None,
            overwrite: bool = False, backbone=None) -> Path:
+    from borderless.features import backbone_key
+
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise OutputError(f"{out}: not empty; choose a new folder or pass --overwrite")
@@ -72,18 +74,20 @@ def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, la
                         "template": cfg.method.template, "pooling": clf.classifier.pooling,
                         "classifier": cfg.method.classifier, "verbalizer": dict(cfg.method.verbalizer)},
             "backbone": {"name": cfg.backbone.name, "hub_id": HUB_IDS.get(cfg.backbone.name, cfg.backbone.name),
-                         "fingerprint": clf.fingerprint,  # of the bare backbone (LoRA not injected)
                          "dtype": cfg.backbone.dtype},
             "method": {"name": cfg.method.name, "num_virtual_tokens": cfg.method.num_virtual_tokens,
                        "trainable_parameters": res.get("method", {}).get("trainable_parameters")},
             "test_accuracy": {l: res["paradigms"][clf.paradigm]["test_accuracy"].get(l) for l in langs},
             "source": {"run": str(Path(run_dir).resolve()), "seed": cfg.run.seed},
         }
-        atomic_files.write_text(out / MANIFEST, json.dumps(manifest, indent=2))
-        shutil.copyfile(clf.folder / "config.toml", out / "config.toml")
-        atomic_files.write_text(out / "README.md", model_card(manifest, res, cfg))
     finally:
         clf.close()
+    # the backbone as it was handed back (LoRA unloaded, full fine-tuning's weights restored): the key a
+    # reader's bare backbone will have
+    manifest["backbone"]["fingerprint"] = backbone_key(cfg.backbone.name, clf.backbone.model)
+    atomic_files.write_text(out / MANIFEST, json.dumps(manifest, indent=2))
+    shutil.copyfile(clf.folder / "config.toml", out / "config.toml")
+    atomic_files.write_text(out / "README.md", model_card(manifest, res, cfg))
     return out
 
 

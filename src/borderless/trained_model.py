@@ -70,12 +70,8 @@ class TrainedModel:
         from borderless.tuning.factory import build_for
 
         self.backbone = backbone if backbone is not None else load_configured(self.cfg.backbone)
-        from borderless.features import backbone_key
-
-        # the bare backbone's weights, before LoRA injects its layers into it (they would change the key)
-        self.fingerprint = backbone_key(self.cfg.backbone.name, self.backbone.model)
-        if self.exported:
-            _check_fingerprint(self.folder, self.manifest, self.fingerprint)
+        if self.exported:  # before the classifier is built: LoRA's layers would change the weights' key
+            _check_fingerprint(self.folder, self.manifest, self.backbone)
         self.classifier = build_for(self.backbone, self.labels, self.cfg.method, self.cfg.run.seed)
         self.classifier.eval()
         self._original = (trainable_copy(self.classifier) if self.cfg.method.name == "full" else None)
@@ -245,8 +241,11 @@ def _json(path: Path, what: str) -> dict:
         raise ModelError(f"{path}: {what} is not readable JSON ({e}); write it again") from None
 
 
-def _check_fingerprint(folder: Path, manifest: dict, have: str) -> None:
+def _check_fingerprint(folder: Path, manifest: dict, backbone) -> None:
+    from borderless.features import backbone_key
+
     want = manifest.get("backbone", {}).get("fingerprint")
+    have = backbone_key(manifest["backbone"]["name"], backbone.model)
     if want != have:
         raise ModelError(f"{folder}: exported for backbone weights {want}, but the loaded backbone is {have}; "
                          "load it with the backbone it was trained on (backbone.name in its config.toml)")

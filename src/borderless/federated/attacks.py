@@ -14,7 +14,6 @@ import math
 
 import torch
 
-from borderless.config import ATTACKS  # noqa: F401 (named with the config that validates them, torch-free)
 from borderless.tuning.state import State
 
 

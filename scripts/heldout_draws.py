@@ -51,15 +51,10 @@ def draws(pool: list[str], k: int, size: int = 6) -> list[list[str]]:
 
 def run_one(base: Path, languages: list[str], seed: int, folder: Path, backbone):
     from borderless.config import load_config
-    from borderless.runner import run
+    from borderless.runner import run_or_resume
 
     cfg = load_config(base, [f"data.languages={json.dumps(languages)}", f"run.seed={seed}"])
-    if (folder / "results.json").exists():
-        return "done"
-    resume = (folder / "checkpoint.pt").exists()
-    t0 = time.perf_counter()
-    run(cfg, folder, overwrite=not resume, progress=False, backbone=backbone, resume=resume)
-    return f"{'resumed' if resume else 'ran'} in {time.perf_counter() - t0:.0f} s"
+    return run_or_resume(cfg, folder, backbone)
 
 
 def _pct(x: float) -> str:

@@ -165,6 +165,15 @@ def test_a_lora_model_exports_in_peft_format_and_stock_peft_gives_the_same_logit
     assert set(after) == set(before) and all(torch.equal(after[k], before[k]) for k in before)  # left as it was
 
 
+def test_a_dp_models_card_states_its_epsilon(tiny_backbone, tmp_path):
+    folder, _ = finished_run(tmp_path / "run", tiny_backbone, overrides=(
+        'privacy.mechanism="example"', "privacy.target_epsilon=4.0", 'run.paradigms=["federated"]'))
+    res = json.loads((folder / "results.json").read_text())
+    eps = res["paradigms"]["federated"]["privacy"]["epsilon"]
+    card = (export(folder, tmp_path / "model", backbone=tiny_backbone) / "README.md").read_text()
+    assert f"ε = {eps:.2f} at δ = 1e-05" in card and "one training sentence" in card and eps <= 4.0 + 1e-3
+
+
 @pytest.mark.real
 def test_a_lora_model_trained_on_e5_small_gives_borderless_logits_with_stock_peft(e5_backbone, tmp_path):
     """A short real LoRA run (multilingual-e5-small, two SIB-200 languages, small caps), exported and read

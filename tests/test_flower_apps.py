@@ -8,13 +8,14 @@ import json
 import math
 from pathlib import Path
 
+import dp_accounting
+import dp_accounting.rdp
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from borderless.config import ConfigError
-from borderless.flower.client_app import dp_noise_std
 from flower_helpers import LANGS, assert_only_state_counts_metrics, direct_serve, flower_config, in_process
 
 
@@ -111,27 +112,73 @@ def test_local_dp_noises_what_the_server_sees_and_reports_epsilon(data3, tmp_pat
     updates = {u.client_id: u.state for u in ref[0].updates}
     names = sorted(updates[LANGS[0]])
     # clip far above the update norms: the difference from the true update is then the noise alone
-    cfg = flower_config(data3, "privacy.dp=true", "privacy.dp_clip_norm=5.0", "privacy.dp_epsilon=0.5",
-                        "privacy.dp_delta=1e-5")
+    cfg = flower_config(data3, 'privacy.mechanism="local"', "privacy.clip_norm=5.0", "privacy.noise_multiplier=4.0")
     summary = direct_serve(cfg, data3, tmp_path / "dp")
     got = _replies(tmp_path / "dp", 1)
     noise = np.concatenate([(got[l][f"fitres.parameters/{i}"] - updates[l][n].numpy()).ravel()
                             for l in LANGS for i, n in enumerate(names)])
-    expected = 2 * 5.0 * math.sqrt(2 * math.log(1.25 / 1e-5)) / 0.5
-    assert dp_noise_std(cfg.privacy) == pytest.approx(expected)
-    assert np.std(noise) == pytest.approx(expected, rel=0.15)
-    assert abs(np.mean(noise)) < 0.15 * expected
+    assert np.std(noise) == pytest.approx(4.0 * 5.0, rel=0.15)
+    assert abs(np.mean(noise)) < 0.15 * 20.0
     dp = summary["privacy"]["dp"]
-    assert dp["epsilon_per_round"] == 0.5 and dp["rounds_participated"] == 2
-    assert dp["epsilon_total"] == pytest.approx(1.0) and dp["delta_total"] == pytest.approx(2e-5)
-    assert "ε = 1" in (tmp_path / "dp" / "report.md").read_text()
+    want = dp_accounting.rdp.RdpAccountant()
+    want.compose(dp_accounting.GaussianDpEvent(4.0 / 2), 2)  # sensitivity 2C, two rounds taken part in
+    for lang in LANGS:
+        g = dp["parties"][lang]
+        assert g["steps"] == 2 and g["noise_multiplier"] == 4.0
+        assert g["epsilon"] == pytest.approx(want.get_epsilon(1e-5), rel=1e-9)
+    assert f"ε = {dp['epsilon']:.2f}" in (tmp_path / "dp" / "report.md").read_text()
+
+
+def test_dp_sgd_runs_on_the_node_and_its_noise_is_the_nodes_own(data3, tmp_path):
+    """Example-level DP over Flower: with negligible noise the replies are the in-process DP-SGD
+    updates (same Poisson batches, same clipping, which bites); with real noise, two deployments of
+    one config differ, because a node draws its noise from the OS, not from the config's seed."""
+    quiet = flower_config(data3, 'privacy.mechanism="example"', "privacy.clip_norm=0.01", "privacy.noise_multiplier=1e-9")
+    _, ref = in_process(quiet)
+    _, plain = in_process(flower_config(data3))
+    direct_serve(quiet, data3, tmp_path / "quiet")
+    got = _replies(tmp_path / "quiet", 1)
+    names = sorted(ref[0].updates[0].state)
+    for u, p in zip(ref[0].updates, plain[0].updates):
+        for i, n in enumerate(names):
+            assert np.allclose(got[u.client_id][f"fitres.parameters/{i}"], u.state[n].numpy(), atol=5e-5)
+        assert any(not torch.allclose(u.state[n], p.state[n], atol=1e-3) for n in names)  # DP-SGD is not plain SGD
+    loud = flower_config(data3, 'privacy.mechanism="example"', "privacy.target_epsilon=2.0")
+    direct_serve(loud, data3, tmp_path / "a")
+    direct_serve(loud, data3, tmp_path / "b")
+    a, b = _replies(tmp_path / "a", 1), _replies(tmp_path / "b", 1)
+    assert all(not np.allclose(a[l][k], b[l][k]) for l in LANGS for k in a[l] if k.startswith("fitres.parameters"))
+    assert all("train_loss" not in k for l in LANGS for k in a[l])  # the loss stays on the node
+
+
+def test_client_level_dp_clips_on_the_node_and_the_server_noises(data3, tmp_path):
+    cfg = flower_config(data3, 'privacy.mechanism="client"', "privacy.clip_norm=0.001", "privacy.noise_multiplier=1.0")
+    summary = direct_serve(cfg, data3, tmp_path / "c")
+    got = _replies(tmp_path / "c", 1)
+    first, _ = in_process(flower_config(data3, "federated.rounds=1"))  # the initial state every node starts from
+    names = sorted(first)
+    for lang in LANGS:
+        delta = np.concatenate([(got[lang][f"fitres.parameters/{i}"] - first[n].numpy()).ravel()
+                                for i, n in enumerate(names)])
+        assert np.linalg.norm(delta) <= 0.001 + 1e-5  # what left the node was clipped
+    final = load_file(tmp_path / "c" / "final_state.safetensors")
+    moved = np.concatenate([(final[n] - first[n]).numpy().ravel() for n in names])
+    # two rounds of clipped means move it by at most 0.002; the noise, std 0.001/3 on each of ~650 values, by ~0.008
+    assert np.linalg.norm(moved) > 0.005
+    dp = summary["privacy"]["dp"]
+    want = dp_accounting.rdp.RdpAccountant()
+    want.compose(dp_accounting.GaussianDpEvent(1.0), 2)  # every client, every round: no sampling
+    assert dp["epsilon"] == pytest.approx(want.get_epsilon(1e-5), rel=1e-9)
+    assert {g["steps"] for g in dp["parties"].values()} == {2}
 
 
 def test_privacy_settings_that_cannot_work_are_refused(data3, tmp_path):
     with pytest.raises(ConfigError, match="privacy.secagg"):
         flower_config(data3, "privacy.secagg=true", 'federated.aggregator="distance"')
-    with pytest.raises(ConfigError, match="privacy.dp_epsilon"):
-        flower_config(data3, "privacy.dp_epsilon=3.0")
+    with pytest.raises(ConfigError, match="privacy.dp was replaced by privacy.mechanism"):
+        flower_config(data3, "privacy.dp=true")
+    with pytest.raises(ConfigError, match="privacy.secagg"):
+        flower_config(data3, "privacy.secagg=true", 'privacy.mechanism="client"', "privacy.noise_multiplier=1.0")
     from borderless.flower.secagg import SecAggError
 
     cfg = flower_config(data3, "privacy.secagg=true", 'data.languages=["eng_Latn", "hau_Latn"]')

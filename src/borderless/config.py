@@ -229,12 +229,23 @@ class CompareConfig:
 
 @dataclass(frozen=True)
 class PrivacyConfig:
-    """Flower deployments only (``borderless deploy``): what the server can learn from an update."""
+    """Differential privacy for ``borderless run`` and ``borderless deploy`` alike (borderless.privacy),
+    and SecAgg+ for deployments: what the server, and whoever gets the model, can learn."""
 
-    dp: bool = False  # local differential privacy: each client clips its update and adds Gaussian noise
-    dp_clip_norm: float = 1.0  # L2 bound on a client's update (its state minus the state it started from)
-    dp_epsilon: float = 1.0  # per client per round, in (0, 1] (the Gaussian mechanism's classic calibration)
-    dp_delta: float = 1e-5  # per client per round
+    # none | example (DP-SGD in each client: a sentence is the record) | client (clipped updates, noise
+    # added by the server: a client's whole data is the record) | local (each client noises its own update)
+    mechanism: str = "none"
+    clip_norm: float = 1.0  # example: per-sentence gradient L2 bound; client, local: per-round update bound
+    target_epsilon: float = 0.0  # calibrate the noise so that each party's ε at privacy.delta reaches this
+    noise_multiplier: float = 0.0  # or set the noise directly: std = noise_multiplier × clip_norm
+    delta: float = 1e-5
+    accountant: str = "rdp"  # rdp | pld (dp-accounting's Rényi DP or privacy-loss-distribution accountant)
+    # example + method.head_init = "probe": the LP-FT probe is itself fitted with DP-SGD on the start features
+    # (borderless.privacy.dp_probe), with the party's σ; its steps count in the same ε
+    probe_steps: int = 30
+    probe_batch_size: int = 64  # expected Poisson batch of the DP probe
+    probe_lr: float = 0.2  # its Adam learning rate
+    probe_dims: int = 16  # features centred and projected on this many principal directions of the dev split (0 = all)
     secagg: bool = False  # SecAgg+: the server learns only the sum of the updates, never one client's
     secagg_shares: int = 0  # secret shares per client; 0 = every other client (needs >= 3 clients)
     secagg_threshold: float = 0.6  # fraction of shares needed to unmask (tolerates dropouts below it)
@@ -361,7 +372,28 @@ def _apply_overrides(raw: dict[str, Any], overrides: list[str] | tuple[str, ...]
         node[keys[-1]] = value
 
 
+_LEGACY_DP = ("dp", "dp_clip_norm", "dp_epsilon", "dp_delta")
+
+
+def _drop_legacy_privacy(raw: dict[str, Any], label: str) -> None:
+    """Before privacy.mechanism there were privacy.dp, dp_clip_norm, dp_epsilon and dp_delta (local DP
+    on Flower only). Results folders written then say dp = false: those keys did nothing and are
+    dropped. dp = true is refused with the equivalent new keys."""
+    p = raw.get("privacy")
+    if not isinstance(p, dict) or not any(k in p for k in _LEGACY_DP):
+        return
+    if p.get("dp") is True:
+        raise ConfigError(
+            f"{label}: privacy.dp was replaced by privacy.mechanism, with a real accountant: write "
+            f"mechanism = \"local\", clip_norm = {p.get('dp_clip_norm', 1.0)}, target_epsilon = <ε over the "
+            f"whole run> and delta = {p.get('dp_delta', 1e-5)} (or mechanism = \"example\" for DP-SGD), and drop "
+            "dp, dp_clip_norm, dp_epsilon and dp_delta")
+    for k in _LEGACY_DP:
+        p.pop(k, None)
+
+
 def _finish(raw: dict[str, Any], label: str) -> Config:
+    _drop_legacy_privacy(raw, label)
     try:
         config = _build(Config, raw, "")
     except ConfigError as err:
@@ -583,13 +615,28 @@ def _validate_dataset(d: DataConfig, bad) -> None:
 
 def _validate_privacy(c: Config, bad) -> None:
     p = c.privacy
-    if not p.dp_clip_norm > 0:
-        bad("privacy.dp_clip_norm", "must be > 0")
-    if not 0 < p.dp_epsilon <= 1:
-        bad("privacy.dp_epsilon", "must be in (0, 1]: the Gaussian mechanism's calibration holds there; "
-            "the budget over all rounds is reported in the results")
-    if not 0 < p.dp_delta < 1:
-        bad("privacy.dp_delta", "must be in (0, 1), e.g. 1e-5")
+    mechanisms = ("none", "example", "client", "local")
+    if p.mechanism not in mechanisms:
+        bad("privacy.mechanism", f"unknown mechanism {p.mechanism!r}; one of {', '.join(mechanisms)}")
+    if p.accountant not in ("rdp", "pld"):
+        bad("privacy.accountant", f"unknown accountant {p.accountant!r}; one of rdp, pld")
+    if not p.clip_norm > 0:
+        bad("privacy.clip_norm", "must be > 0")
+    if not 0 < p.delta < 1:
+        bad("privacy.delta", "must be in (0, 1), e.g. 1e-5")
+    if p.target_epsilon < 0 or p.noise_multiplier < 0:
+        bad("privacy.target_epsilon", "target_epsilon and noise_multiplier must be >= 0")
+    probe_keys = ("probe_steps", "probe_batch_size", "probe_lr", "probe_dims")
+    changed = [k for k in probe_keys if getattr(p, k) != getattr(PrivacyConfig(), k)]
+    if changed and not (p.mechanism == "example" and c.method.probe_init):
+        bad(f"privacy.{changed[0]}", "the privacy.probe_* keys shape the DP probe, which only mechanism = \"example\" "
+            "with method.head_init = \"probe\" fits; drop them or use that combination")
+    if p.mechanism == "none":
+        if p.target_epsilon or p.noise_multiplier:
+            bad("privacy.mechanism", "target_epsilon / noise_multiplier are set but mechanism = \"none\" adds no "
+                "noise: choose mechanism = \"example\" (DP-SGD), \"client\" or \"local\", or drop them")
+    else:
+        _validate_dp(c, p, bad)
     if p.secagg_shares < 0 or p.secagg_shares in (1, 2):
         bad("privacy.secagg_shares", "must be 0 (every other client) or >= 3")
     if not 0 < p.secagg_threshold <= 1:
@@ -605,6 +652,44 @@ def _validate_privacy(c: Config, bad) -> None:
         bad("deploy.wait_for_nodes_s", "wait_for_nodes_s and round_timeout_s must be > 0")
     if not 0 < c.deploy.poll_interval_s <= 10:
         bad("deploy.poll_interval_s", "how often to ask the SuperLink for messages: a value in (0, 10] seconds")
+
+
+def _validate_dp(c: Config, p: PrivacyConfig, bad) -> None:
+    """The combinations a DP run refuses, each by name: no key may silently weaken the guarantee."""
+    if (p.target_epsilon > 0) == (p.noise_multiplier > 0):
+        bad("privacy.target_epsilon", f"mechanism = {p.mechanism!r} needs exactly one of target_epsilon (ε over "
+            "the whole run; the noise is calibrated to it) or noise_multiplier (the noise itself)")
+    if c.method.probe_init and p.mechanism != "example":
+        bad("method.head_init", f"\"probe\" under mechanism = {p.mechanism!r} would start from a probe fitted "
+            "without noise (only mechanism = \"example\" fits it with DP-SGD); set method.head_init = \"random\"")
+    if p.probe_steps < 0 or p.probe_batch_size < 1 or not p.probe_lr > 0 or p.probe_dims < 0:
+        bad("privacy.probe_steps", "probe_steps >= 0, probe_batch_size >= 1, probe_lr > 0, probe_dims >= 0")
+    if c.train.probe_candidate:
+        bad("train.probe_candidate", "the frozen probe is fitted without noise: a run under DP may not report "
+            "it as its model; set train.probe_candidate = false (the report still shows it, as a non-private baseline)")
+    if p.mechanism in ("client", "local"):
+        if c.federated.aggregator in ("distance", "median", "trimmed_mean", "krum", "clipped_fedavg"):
+            bad("federated.aggregator", f"{c.federated.aggregator!r} weighs or picks clients by their own updates, "
+                "which the accountant does not model; use fedavg, fedprox, fedavgm, fedadam or fedyogi")
+        if c.federated.attack != "none":
+            bad("federated.attack", "simulated attacks and DP at once are not modelled; set federated.attack = \"none\"")
+    if p.mechanism == "client" and p.secagg:
+        bad("privacy.secagg", "server-side noise on a SecAgg+ sum is not built yet; use mechanism = \"local\" "
+            "or \"example\" with SecAgg+, or secagg = false")
+    if c.method.name == "head":
+        bad("method.name", "\"head\" fits the frozen-feature probe without noise; train a prompt, prefix, "
+            "LoRA or full model under DP")
+
+
+def refuse_unprotected_paradigms(c: Config, label: str = "<config>") -> None:
+    """``borderless run`` only (a deployment trains the federated paradigm alone): client- and
+    update-level DP protect what a client sends a server, which monolingual and centralized never do."""
+    alone = [x for x in c.run.paradigms if not x.startswith("federated")]
+    if c.privacy.mechanism in ("client", "local") and alone:
+        raise ConfigError(
+            f"{label}: run.paradigms: privacy.mechanism = {c.privacy.mechanism!r} protects the updates a client "
+            f"sends to a server; {', '.join(alone)} send none and would train without noise. Use mechanism = "
+            "\"example\" (DP-SGD) to compare paradigms under DP, or list only federated paradigms")
 
 
 def _validate_compare(c: CompareConfig, bad) -> None:

@@ -130,7 +130,7 @@ def model_card(manifest: dict, res: dict, cfg) -> str:
     rows = [f"| {l} | {examples.get(l, {}).get('train', '—')} | {_pct(entry['test_accuracy'].get(l))} | "
             f"{_pct(probe.get(l))} | {_pct(majority.get(l))} | {manifest['languages'][l]['kind']} |" for l in langs]
     mean = statistics.fmean(entry["test_accuracy"][l] for l in langs)
-    dp = res.get("privacy") or {}
+    dp = entry.get("privacy") or {}
     lines = [
         f"# borderless model: {cfg.method.name} on {manifest['backbone']['name']}, {p}",
         "",
@@ -167,7 +167,12 @@ def model_card(manifest: dict, res: dict, cfg) -> str:
         f"- Method {cfg.method.name}: {manifest['method']['trainable_parameters']} trainable parameters.",
         f"- {cfg.federated.rounds} rounds × {cfg.train.local_steps} local steps × batch {cfg.train.batch_size}; "
         f"{entry.get('optimizer_steps', '—')} optimizer steps in all.",
-        "- Differential privacy: " + (f"ε = {dp.get('epsilon')} (δ = {dp.get('delta')})" if dp.get("epsilon") else "none"),
+        "- Differential privacy: " + (
+            f"mechanism {dp['mechanism']}, the protected record is "
+            f"{next(iter(dp['parties'].values()))['protects']}; **ε = {dp['epsilon']:.2f} at δ = {dp['delta']:g}** "
+            f"({dp['accountant']} accountant, dp-accounting; the largest over "
+            + ", ".join(f"{w} {g['epsilon']:.2f}" for w, g in dp["parties"].items()) + "). Dev and test splits are "
+            "not protected (docs/privacy.md)." if dp.get("parties") else "none"),
         "",
         "## Licenses",
         "",

@@ -32,6 +32,7 @@ import torch
 from borderless.checkpoint import NO_CHECKPOINT, Checkpointer
 from borderless.config import Config
 from borderless.federated.simulation import Client, ClientUpdate, RoundResult, run_rounds
+from borderless.privacy.plan import client_privacy, is_private, make_stream, noise_seed, paradigm_record, server_privacy
 from borderless.train import BatchStream, TokenizedSet, evaluate, evaluate_many, make_optimizer, schedule_factors, train_steps
 from borderless.tuning.state import State, load_trainable_state, state_num_bytes, trainable_state
 
@@ -168,7 +169,8 @@ def _test_all(model, work: Workload, langs: list[str], cfg: Config) -> dict[str,
 def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int, cfg: Config,
                  head_names: set[str], who: str, paradigm: str, dev_langs: list[str], score_langs: list[str],
                  work: Workload, sink: MetricSink, tick: Callable[[str], None], seed_of: Callable[[int], int],
-                 saved: dict | None = None, save: Callable[[dict], None] = lambda record: None) -> dict:
+                 saved: dict | None = None, save: Callable[[dict], None] = lambda record: None,
+                 dp=None) -> dict:
     """The monolingual / centralized loop: rounds of ``steps_per_round`` steps on one stream, on the
     run's schedule, dev-evaluated when due, stopped on dev when asked. Leaves the chosen state loaded.
     After every round ``save`` gets what continuing needs; ``saved`` (from a checkpoint) continues there."""
@@ -191,7 +193,7 @@ def _train_alone(model, start: State, stream: BatchStream, steps_per_round: int,
         tick(who)
         torch.manual_seed(seed_of(rnd))
         factors = schedule_factors(cfg.train, (rnd - 1) * steps_per_round, steps_per_round, total)
-        m = train_steps(model, stream, steps_per_round, optimizer, lr_factors=factors)
+        m = train_steps(model, stream, steps_per_round, optimizer, lr_factors=factors, dp=dp, noise_seed=seed_of(rnd))
         seen, steps = seen + int(m["train_examples"]), steps + steps_per_round
         sink({"paradigm": paradigm, "round": rnd, "client": who, **m})
         stopper.last_round = rnd
@@ -216,29 +218,34 @@ def run_monolingual(model, init: State | Start, work: Workload, cfg: Config, hea
     start = time.perf_counter()
     done = ckpt.resumed("monolingual") or {"seen": 0, "steps": 0, "test": {}, "stopped": {}, "dev": {}, "lang": None}
     seen, steps, test, stopped, dev = done["seen"], done["steps"], done["test"], done["stopped"], done["dev"]
+    taken = {lang: tuple(v) for lang, v in done.get("taken", {}).items()}  # DP: each language's (examples, steps)
     begin = as_start(init)
     via = {z: work.nearest_training_language(z) for z in work.zero_shot}
     for li, lang in enumerate(work.languages):
         if lang in stopped:  # finished before a restart
             continue
-        stream = BatchStream(work.train[lang], cfg.train.batch_size, stream_seed(cfg.run.seed, li))
+        stream = make_stream(cfg, work.train[lang], stream_seed(cfg.run.seed, li))
+        dp = client_privacy(cfg, "monolingual", len(work.train[lang]), 1, noise_seed(cfg, li))
         own_zs = [z for z in work.zero_shot if via[z] == lang]
-        record = {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev, "lang": lang}
+        record = {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev, "lang": lang,
+                  "taken": taken}
         facts = _train_alone(model, begin.state("monolingual", lang), stream, cfg.train.local_steps, cfg, head_names,
                              lang, "monolingual", [lang] + own_zs, [lang], work, sink, tick,
                              lambda rnd, li=li: cfg.run.seed * 100_003 + rnd * 1_009 + li,
                              saved=done.get("current") if done["lang"] == lang else None,
-                             save=lambda cur, record=record: ckpt.save("monolingual", {**record, "current": cur}))
+                             save=lambda cur, record=record: ckpt.save("monolingual", {**record, "current": cur}), dp=dp)
+        taken[lang] = (len(work.train[lang]), facts["steps"])
         seen, steps, dev[lang] = seen + facts.pop("examples"), steps + facts.pop("steps"), facts.pop("dev_score")
         stopped[lang] = facts
         keep(lang, trainable_state(model))  # the chosen state is loaded: kept before the checkpoint moves on
         for target in [lang] + own_zs:
             test[target] = evaluate(model, work.test[target], cfg.train.eval_batch_size)
         ckpt.save("monolingual", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev,
-                                  "lang": None})
+                                  "lang": None, "taken": taken})
+    extra = {"privacy": paradigm_record(cfg, "monolingual", taken, 1)} if is_private(cfg) else {}
     return ParadigmResult("monolingual", test, time.perf_counter() - start, seen,
                           {z: f"monolingual model of the nearest training language, {via[z]}" for z in work.zero_shot},
-                          steps, stopped, dev_score=_kept(dev))
+                          steps, stopped, extra, dev_score=_kept(dev))
 
 
 def run_centralized(model, init: State | Start, work: Workload, cfg: Config, head_names: set[str],
@@ -246,17 +253,21 @@ def run_centralized(model, init: State | Start, work: Workload, cfg: Config, hea
                     keep: Callable[[str, State], None] = _keep_nothing) -> ParadigmResult:
     start = time.perf_counter()
     pooled = TokenizedSet.concat([work.train[lang] for lang in work.languages])
-    stream = BatchStream(pooled, cfg.train.batch_size, stream_seed(cfg.run.seed, len(work.languages)))
+    stream = make_stream(cfg, pooled, stream_seed(cfg.run.seed, len(work.languages)))
     per_round = cfg.train.local_steps * len(work.clients or work.languages)
+    parties = len(work.clients or work.languages)
+    dp = client_privacy(cfg, "centralized", len(pooled), parties, noise_seed(cfg, len(work.languages)))
     facts = _train_alone(model, as_start(init).state("centralized"), stream, per_round, cfg, head_names, "pooled",
                          "centralized", work.evaluated, work.languages, work, sink, tick,
                          lambda rnd: cfg.run.seed * 100_003 + rnd * 1_009,
-                         saved=ckpt.resumed("centralized"), save=lambda cur: ckpt.save("centralized", cur))
+                         saved=ckpt.resumed("centralized"), save=lambda cur: ckpt.save("centralized", cur), dp=dp)
+    extra = ({"privacy": paradigm_record(cfg, "centralized", {"pooled": (len(pooled), facts["steps"])}, parties)}
+             if is_private(cfg) else {})
     seen, steps, dev = facts.pop("examples"), facts.pop("steps"), facts.pop("dev_score")
     keep("global", trainable_state(model))
     test = _test_all(model, work, work.evaluated, cfg)
     return ParadigmResult("centralized", test, time.perf_counter() - start, seen,
-                          {z: "the centralized model" for z in work.zero_shot}, steps, {"pooled": facts},
+                          {z: "the centralized model" for z in work.zero_shot}, steps, {"pooled": facts}, extra,
                           dev_score=_kept({"pooled": dev}))
 
 
@@ -273,7 +284,8 @@ def make_clients(work: Workload, cfg: Config) -> list[Client]:
             from borderless.federated.attacks import flip_labels
 
             data = dataclasses.replace(data, labels=flip_labels(data.labels, work.num_labels))
-        clients.append(Client(cid, BatchStream(data, cfg.train.batch_size, stream_seed(cfg.run.seed, ci))))
+        clients.append(Client(cid, make_stream(cfg, data, stream_seed(cfg.run.seed, ci)),
+                              client_privacy(cfg, "federated", len(data), len(work.client_rows), noise_seed(cfg, ci))))
     return clients
 
 
@@ -355,7 +367,8 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
             stopper.update(0, statistics.fmean(accs[l]["accuracy"] for l in work.languages), lambda: initial)
     if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
         rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
-                            on_client=lambda rnd, cid: tick(cid), distances=work.distances, resume=carry)
+                            on_client=lambda rnd, cid: tick(cid), distances=work.distances, resume=carry,
+                            privacy=server_privacy(cfg, len(clients), noise_seed(cfg, 10_007)))
         for result in rounds:
             for r in result.rejected:  # refused by the server before aggregation (borderless.federated.validation)
                 rejected.append(r.as_dict())
@@ -390,10 +403,13 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
         load_trainable_state(model, chosen.state)
     how = ("its own mix of the clients' final updates, weighted by language distance" if chosen.personal is not None
            else "the global model")
+    trained = dict(carry["trained"]) if carry else {}
+    extra = {"rounds_taken": stopper.last_round, "bytes_per_client": 2 * state_bytes * stopper.last_round,
+             "rejected_updates": rejected, "trained": trained}
+    if is_private(cfg):
+        extra["privacy"] = federated_privacy(cfg, clients, trained, stopper.last_round)
     return ParadigmResult("federated", test, time.perf_counter() - start, seen, {z: how for z in work.zero_shot},
-                          steps, {"all": stopper.facts()},
-                          {"rounds_taken": stopper.last_round, "bytes_per_client": 2 * state_bytes * stopper.last_round,
-                           "rejected_updates": rejected, "trained": dict(carry["trained"]) if carry else {}},
+                          steps, {"all": stopper.facts()}, extra,
                           final=(chosen, clients), dev_score=_kept({"all": stopper.best_acc}))
 
 
@@ -445,7 +461,8 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
             tick(lang)
             torch.manual_seed(cfg.run.seed * 100_003 + 7_919 + done)
             n = min(p.personal_eval_every, p.personal_steps - done)
-            m = train_steps(model, client.stream, n, optimizer)
+            m = train_steps(model, client.stream, n, optimizer, dp=client.privacy,
+                            noise_seed=cfg.run.seed * 100_003 + 7_919 + done)
             done, seen, steps = done + n, seen + int(m["train_examples"]), steps + n
             acc = evaluate(model, work.dev[lang], cfg.train.eval_batch_size)["accuracy"]
             sink({"paradigm": "federated_personal", "round": done, "client": lang, "personal_step": done,
@@ -454,16 +471,39 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
                 best = (acc, done, trainable_state(model))
         load_trainable_state(model, best[2])
         keep(lang, best[2])
-        stopped[lang], dev[lang] = {"personal_steps": best[1]}, best[0]
+        stopped[lang], dev[lang] = {"personal_steps": best[1], "personal_trained": done}, best[0]
         test[lang] = evaluate(model, work.test[lang], cfg.train.eval_batch_size)
         ckpt.save("federated_personal", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev})
     load_trainable_state(model, chosen.state)
     for z in work.zero_shot:  # no data to adapt to: the federation's own model
         test[z] = federated.test[z]
+    extra = dict(federated.extra)
+    if is_private(cfg):
+        extra["privacy"] = federated_privacy(cfg, clients, extra.get("trained", {}), extra.get("rounds_taken", 0),
+                                             {lang: s["personal_trained"] for lang, s in stopped.items()})
     return ParadigmResult("federated_personal", test, federated.wall_s + time.perf_counter() - start, seen,
                           {z: federated.zero_shot_via[z] for z in work.zero_shot}, steps,
-                          {**federated.stopped, **stopped}, dict(federated.extra),
+                          {**federated.stopped, **{k: {"personal_steps": v["personal_steps"]} for k, v in stopped.items()}},
+                          extra,
                           dev_score=dev if cfg.train.stop == "dev" else {})
+
+
+def federated_privacy(cfg: Config, clients: list[Client], trained: Mapping[str, int], rounds_run: int,
+                      personal: Mapping[str, int] | None = None) -> dict:
+    """Each client's guarantee: DP-SGD steps (example: rounds it trained × local steps, plus personal
+    steps), rounds it took part in (local), or every round the server ran (client: sampling is
+    part of the mechanism)."""
+    mech, k = cfg.privacy.mechanism, cfg.train.local_steps
+    parties = {}
+    for c in clients:
+        t = trained.get(c.client_id, 0)
+        steps = t * k + (personal or {}).get(c.client_id, 0) if mech == "example" else (t if mech == "local" else rounds_run)
+        parties[c.client_id] = (c.num_examples, steps)
+    rec = paradigm_record(cfg, "federated", parties, len(clients))
+    if mech in ("client", "local") and personal is not None:
+        rec["note"] = ("personal adaptation trains on each client's own data without noise; the personal states "
+                       "never leave their clients, and this guarantee covers what the server and the global model reveal")
+    return rec
 
 
 def _personal_train_cfg(cfg: Config):

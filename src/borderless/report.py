@@ -10,6 +10,7 @@ from borderless import probe_selection
 from borderless.language import families
 from borderless.atomic_files import write_text
 from borderless.plotting import pyplot, save_figure
+from borderless.privacy.report_section import privacy_section
 
 
 def _pct(x: float) -> str:
@@ -75,7 +76,11 @@ def floor_warnings(summary: dict) -> list[str]:
         if base is not None and r["mean_accuracy"] <= base + 0.01:
             out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is at or below always answering the majority "
                        f"class ({_pct(base)}): it did not learn; give it more steps or a higher learning rate.")
-        if r.get("below_probe"):
+        if r.get("below_probe") and "dp_probe_mean_accuracy" in r:
+            out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is below its own DP probe "
+                       f"({_pct(r['dp_probe_mean_accuracy'])}, the same guarantee): under this noise, tuning lost to "
+                       "the linear head it started from; treat this number as a recipe problem, not a result.")
+        elif r.get("below_probe"):
             out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is below its own frozen-feature probe "
                        f"({_pct(r['probe_mean_accuracy'])}): the tuning recipe lost to a linear classifier on the "
                        "same data; treat this number as a recipe problem, not a result.")
@@ -234,7 +239,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         + (" The verbalizer has no head to start from a probe: its round 0 is the prompted LM's zero-shot guess."
            if c["method"].get("classifier") == "verbalizer" else ""),
         "",
-    ] + [w + "\n" for w in floor_warnings(summary)] + zero_shot_section(summary) + [
+    ] + [w + "\n" for w in floor_warnings(summary)] + privacy_section(summary) + zero_shot_section(summary) + [
         "## Cost",
         "",
         f"- Trainable parameters: **{m['trainable_parameters']:,}** "

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from borderless import atomic_files
 from borderless.backbones.resolve import Backbone, load_configured
-from borderless.config import Config, DataConfig, resolve_cache_dir
+from borderless.config import Config, DataConfig, refuse_unprotected_paradigms, resolve_cache_dir
 from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
 from borderless.data.presets import load_dataset
@@ -58,10 +58,14 @@ def majority_share(labels: list[int]) -> float:
     return max(Counter(labels).values()) / len(labels) if labels else float("nan")
 
 
-def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict, cfg: Config) -> dict:
+def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict, cfg: Config,
+                     dp_probes: dict | None = None) -> dict:
+    """``dp_probes`` (example-level DP with LP-FT): the paradigms' DP probes, the floors a DP run is held to."""
     langs = work.languages
     mean = sum(r.test[l]["accuracy"] for l in langs) / len(langs)
     floor = probes[name].summary(langs)["mean_accuracy"]
+    dp_floor = (dp_probes["federated" if name.startswith("federated") else name].summary(langs)["mean_accuracy"]
+                if dp_probes else None)
     out = {
         "test_accuracy": {l: r.test[l]["accuracy"] for l in langs},
         "mean_accuracy": mean,
@@ -74,11 +78,17 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
         "stopping": r.stopped,
         "probe_mean_accuracy": floor,
         # a tuned paradigm below its own probe is a recipe problem, flagged in every report
-        "below_probe": cfg.method.name != "head" and mean < floor - 1e-9,
+        # under DP the probe fitted without noise is a reference, not a floor; the DP probe (same guarantee) is
+        "below_probe": cfg.method.name != "head" and (mean < dp_floor - 1e-9 if dp_floor is not None else
+                                                      cfg.privacy.mechanism == "none" and mean < floor - 1e-9),
         "wall_s": round(r.wall_s, 1),
     }
     if r.dev_score and cfg.train.probe_candidate and cfg.method.name != "head":
         out["dev_score"] = r.dev_score  # the dev criterion of the kept state: the probe competes on it
+    if "privacy" in r.extra:
+        out["privacy"] = r.extra["privacy"]
+    if dp_floor is not None:
+        out["dp_probe_mean_accuracy"] = dp_floor
     if name.startswith("federated"):
         probe_bytes = probes["federated"].bytes_per_client if cfg.method.probe_init else 0
         out["rounds_taken"] = r.extra.get("rounds_taken", cfg.federated.rounds)
@@ -240,6 +250,68 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
     return fitted, facts
 
 
+def dp_start_probes(cfg: Config, model, work: Workload, frozen: ProbeData) -> tuple[dict, dict]:
+    """Example-level DP with LP-FT: each paradigm's probe fitted with DP-SGD (borderless.privacy.dp_probe)
+    on the features its model starts from, with the party's own σ; its steps count in the party's ε.
+    Monolingual: one per language; centralized: the pooled set; federated: each client's DP head,
+    averaged once by the server (weighted by examples). These are the heads tuning starts from and
+    the floors a DP run stands beside (the non-private probes stay in the report as a reference)."""
+    from borderless.privacy.dp_probe import fit_dp_head
+    from borderless.privacy.dp_sgd import noise_generator
+    from borderless.privacy.plan import noise_multiplier, noise_seed
+    from borderless.probe import Probe, _evaluate, fedavg_heads
+
+    t0 = time.perf_counter()
+    if model.changes_features_at_start():
+        bs = cfg.probe.feature_batch_size
+        x = {(l, "train"): start_features(model, work.train[l], bs) for l in work.languages}
+        x.update({(l, split): start_features(model, sets[l], bs) for split, sets in (("dev", work.dev), ("test", work.test))
+                  for l in work.evaluated})
+    else:
+        x = frozen.x
+    data = ProbeData(frozen.languages, frozen.evaluated, frozen.num_labels, x, frozen.y, frozen.clients,
+                     frozen.nearest, frozen.allowed)
+    p, n_labels = cfg.privacy, frozen.num_labels
+    kw = {"dims": p.probe_dims, "steps": p.probe_steps, "batch_size": p.probe_batch_size, "clip_norm": p.clip_norm,
+          "lr": p.probe_lr}
+    needed = dict.fromkeys("federated" if q.startswith("federated") else q for q in cfg.run.paradigms)
+    langs = work.languages
+    fitted = {}
+
+    def dev_of(languages) -> torch.Tensor:
+        return torch.cat([data.x[(l, "dev")] for l in dict.fromkeys(languages)])
+
+    def head(xs, ys, dev, mask, paradigm, parties, index):
+        sigma = noise_multiplier(cfg, paradigm, len(ys), parties)
+        return fit_dp_head(xs, ys, dev, n_labels, mask, noise_multiplier=sigma, seed=noise_seed(cfg, index) + 101,
+                           generator=noise_generator(noise_seed(cfg, index) * 31 + 17), **kw)
+
+    if "monolingual" in needed:
+        heads = {l: head(*data.xym(l, "train")[:2], dev_of([l]), data.xym(l, "train")[2], "monolingual", 1, i)
+                 for i, l in enumerate(langs)}
+        fitted["monolingual"] = _evaluate(Probe("monolingual", heads, {}, {}), data)
+    if "centralized" in needed:
+        xs, ys, m = data.pooled()
+        h = head(xs, ys, dev_of(langs), m, "centralized", len(work.clients or langs), len(langs))
+        fitted["centralized"] = _evaluate(Probe("centralized", {l: h for l in langs}, {}, {}), data)
+    if "federated" in needed:
+        updates = []
+        for ci, cid in enumerate(data.clients):
+            xs, ys, m = data.client_xy(cid)
+            if len(ys):
+                dev = dev_of([l for l, _ in data.clients[cid]])
+                updates.append((head(xs, ys, dev, m, "federated", len(data.clients), ci), len(ys)))
+        h = fedavg_heads(updates)
+        head_bytes = sum(t.numel() * t.element_size() for t in h.values())
+        fitted["federated"] = _evaluate(Probe("federated", {l: h for l in langs}, {}, {}, bytes_per_client=2 * head_bytes,
+                                              rounds=1), data)
+    facts = {"fitted_on": "DP-SGD (privacy.probe_*) on the starting model's features, the party's own noise",
+             "seconds": round(time.perf_counter() - t0, 2),
+             "dev_accuracy": {k: pr.dev_accuracy for k, pr in fitted.items()},
+             "test_accuracy": {k: pr.mean_test for k, pr in fitted.items()}}
+    return fitted, facts
+
+
 def fit_probes(cfg: Config, data: ProbeData) -> dict:
     p = cfg.probe
     probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
@@ -326,11 +398,23 @@ def _test_pause(point: str) -> None:
         signal.pause()
 
 
+def run_or_resume(cfg: Config, folder: Path, backbone: Backbone | None = None) -> str:
+    """A study's cell: skipped when finished (results.json), continued from its checkpoint when killed,
+    run otherwise. Returns what it did, for the study's log."""
+    if (Path(folder) / "results.json").exists():
+        return "done"
+    resume = (Path(folder) / "checkpoint.pt").exists()
+    t0 = time.perf_counter()
+    run(cfg, folder, overwrite=not resume, progress=False, backbone=backbone, resume=resume)
+    return f"{'resumed' if resume else 'ran'} in {time.perf_counter() - t0:.0f} s"
+
+
 def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
         backbone: Backbone | None = None, resume: bool = False) -> RunOutput:
     """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
     to reuse one already in memory (one frozen backbone per process). ``resume``: continue the run
     whose checkpoint is in ``output`` (``borderless run --resume DIR``)."""
+    refuse_unprotected_paradigms(cfg)
     saved = load_checkpoint(output, cfg.to_dict()) if resume else None
     folder = Path(output) if resume else check_output(output, overwrite)
     data = load_data(cfg)  # bad data fails here, before anything is loaded or written
@@ -359,7 +443,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
     model = build_for(backbone, labels, cfg.method, cfg.run.seed)
     base = trainable_state(model)
-    init_probes, init_facts = (start_probes(cfg, model, work, pdata, probes)
+    dp_lpft = cfg.method.probe_init and cfg.privacy.mechanism == "example"
+    init_probes, init_facts = ((dp_start_probes if dp_lpft else start_probes)(cfg, model, work, pdata, *([] if dp_lpft else [probes]))
                                if cfg.method.probe_init else (None, {}))
     return_free_memory()  # what feature extraction freed, before training allocates its own
     init = Start(base, init_probes)
@@ -416,7 +501,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "features": feature_facts,
         "head_init": init_facts,
         "probes": {p: probes[p].summary(work.languages) for p in PROBE_PARADIGMS},
-        "paradigms": {name: paradigm_summary(name, r, work, probes, cfg) for name, r in results.items()},
+        "paradigms": {name: paradigm_summary(name, r, work, probes, cfg, init_probes if dp_lpft else None)
+                      for name, r in results.items()},
         "zero_shot_nearest": {z: pdata.nearest[z] for z in work.zero_shot if z in pdata.nearest},
     }
     if len(work.languages) > MANY_LANGUAGES:  # the report groups them by family

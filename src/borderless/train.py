@@ -219,15 +219,30 @@ def schedule_factors(cfg: TrainConfig, offset: int, steps: int, total: int) -> l
 
 def train_steps(model: torch.nn.Module, stream: BatchStream, steps: int, optimizer: torch.optim.Optimizer,
                 prox_anchor: dict[str, torch.Tensor] | None = None, prox_mu: float = 0.0,
-                lr_factors: list[float] | None = None) -> dict[str, float]:
+                lr_factors: list[float] | None = None, dp=None, noise_seed: int = 0) -> dict[str, float]:
     """``steps`` optimizer steps on batches from ``stream``. Returns mean loss and examples seen.
 
     With ``prox_mu > 0`` (FedProx) the loss gains mu/2 · ||w − anchor||² over the trainable
     parameters, anchoring the client to the global state it started the round from.
-    ``lr_factors[i]`` scales every group's base learning rate at step i (the run's schedule)."""
+    ``lr_factors[i]`` scales every group's base learning rate at step i (the run's schedule).
+    ``dp`` (a ``borderless.privacy.plan.ClientPrivacy`` with mechanism "example"): every step is a
+    DP-SGD step on a Poisson batch from ``stream`` (a ``PoissonStream``), noise seeded by ``noise_seed``."""
     model.train()
     total_loss, seen = 0.0, 0
     prox = [(p, prox_anchor[n]) for n, p in model.named_parameters() if p.requires_grad] if prox_mu > 0 else []
+    if dp is not None and dp.mechanism == "example":
+        from borderless.privacy.dp_sgd import dp_sgd_step
+
+        generator = dp.generator(noise_seed)
+        for step in range(steps):
+            if lr_factors is not None:
+                for g in optimizer.param_groups:
+                    g["lr"] = g.get("base_lr", g["lr"]) * lr_factors[step]
+            idx = stream.next()
+            total_loss += dp_sgd_step(model, stream.data, idx, optimizer, dp.clip_norm, dp.noise_multiplier,
+                                      stream.batch_size, generator, restrict, prox, prox_mu)
+            seen += len(idx)
+        return {"train_loss": total_loss / max(seen, 1), "train_examples": float(seen)}
     for step in range(steps):
         if lr_factors is not None:
             for g in optimizer.param_groups:

@@ -42,10 +42,13 @@ class SecureSum(ClientUpdate):
 
 @dataclass
 class Client:
-    """A language's private training data (as a batch stream) and nothing else."""
+    """A language's private training data (as a batch stream) and nothing else; ``privacy`` (a
+    ``borderless.privacy.plan.ClientPrivacy``) is what it applies while training and before its
+    update leaves: DP-SGD (example), clipping (client), clipping and noise (local)."""
 
     client_id: str
     stream: BatchStream
+    privacy: object = None
 
     @property
     def num_examples(self) -> int:
@@ -60,8 +63,18 @@ class Client:
         optimizer = make_optimizer(model, cfg, head_names)
         k = cfg.local_steps
         factors = schedule_factors(cfg, (rnd - 1) * k, k, rounds * k)
-        metrics = train_steps(model, self.stream, k, optimizer, global_state, prox_mu, factors)
-        return ClientUpdate(self.client_id, trainable_state(model), self.num_examples, metrics)
+        dp = self.privacy
+        metrics = train_steps(model, self.stream, k, optimizer, global_state, prox_mu, factors, dp, seed)
+        state = trainable_state(model)
+        if dp is not None:  # the loss is computed from the sentences without noise: it does not leave a DP client
+            metrics.pop("train_loss", None)
+        if dp is not None and dp.mechanism in ("client", "local"):
+            from borderless.privacy.update_noise import add_noise, clip_update
+
+            state = clip_update(state, global_state, dp.clip_norm)
+            if dp.mechanism == "local":
+                state = add_noise(state, dp.noise_multiplier * dp.clip_norm, dp.generator(seed))
+        return ClientUpdate(self.client_id, state, self.num_examples, metrics)
 
 
 @dataclass
@@ -107,7 +120,8 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
              fit_many: FitMany, initial_state: State, train_cfg: TrainConfig,
              fed_cfg: FederatedConfig, seed: int,
              distances: Mapping[tuple[str, str], float] | None = None,
-             declared: Mapping[str, int] | None = None, resume: dict | None = None) -> Iterator[RoundResult]:
+             declared: Mapping[str, int] | None = None, resume: dict | None = None,
+             privacy=None) -> Iterator[RoundResult]:
     """The federation's round loop, whatever carries the messages: sample, ask each sampled client
     to train (``fit_many``: in this process, or over Flower), check every update
     (``borderless.federated.validation``: refused ones are left out and listed in the round's
@@ -117,7 +131,13 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
     had never stopped.
 
     Under ``aggregator = "distance"`` each client starts a round from its own personalised state
-    (a kernel of language distance over all updates) and the global state is their FedAvg."""
+    (a kernel of language distance over all updates) and the global state is their FedAvg.
+
+    ``privacy`` (a ``borderless.privacy.plan.ServerPrivacy``, client-level DP): each client joins a
+    round with probability ``sampling_rate`` (Poisson, as the accountant models it), the server clips
+    every update to ``clip_norm`` again, adds Gaussian noise to their sum, divides by the expected
+    number of clients and hands that one noisy mean to the configured rule (fedavg keeps it; fedavgm,
+    fedadam and fedyogi take it as their pseudo-gradient). A round nobody joined still adds the noise."""
     personalised = fed_cfg.aggregator == "distance"
     if personalised and distances is None:
         raise ValueError("federated.aggregator = 'distance' needs language distances between the clients")
@@ -135,7 +155,10 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
         server_state = decode_server_state(resume["server_state"])
         set_rng_state(rng, resume["rng"])
     for rnd in range(first, fed_cfg.rounds + 1):
-        sampled = sample_clients(list(client_ids), fed_cfg.clients_per_round, rng)
+        if privacy is None:
+            sampled = sample_clients(list(client_ids), fed_cfg.clients_per_round, rng)
+        else:
+            sampled = [c for c in client_ids if privacy.sampling_rate >= 1.0 or rng.random() < privacy.sampling_rate]
         requests = [FitRequest(cid, personal.get(cid, state), client_seed(seed, rnd, idx),
                                trained[cid] * train_cfg.local_steps) for idx, cid in enumerate(sampled)]
         replies = fit_many(rnd, requests)  # on Flower with federated.min_clients: those that answered
@@ -148,7 +171,14 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
             if isinstance(u.num_examples, int) and u.num_examples > 0:
                 joined.setdefault(u.client_id, u.num_examples)
         updates, rejected = screen(replies, state, rnd, joined, fed_cfg.max_update_norm)
-        if updates:  # a round where every update was refused keeps the global state
+        if privacy is not None:
+            from borderless.privacy.update_noise import clip_update, noisy_mean
+
+            noisy = noisy_mean(state, [clip_update(u.state, state, privacy.clip_norm) for u in updates],
+                               privacy.noise_multiplier * privacy.clip_norm, privacy.expected_clients,
+                               privacy.generator(rnd))
+            state, server_state = aggregate(state, [(noisy, 1)], server_state)
+        elif updates:  # a round where every update was refused keeps the global state
             state, server_state = aggregate(state, [(u.state, u.num_examples) for u in updates], server_state)
         if personalised and updates:
             personal.update(distance_kernel([(u.client_id, u.state, u.num_examples) for u in updates], distances,
@@ -179,7 +209,7 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
                fed_cfg: FederatedConfig, head_names: set[str], seed: int,
                on_client: Callable[[int, str], None] | None = None,
                distances: Mapping[tuple[str, str], float] | None = None,
-               resume: dict | None = None) -> Iterator[RoundResult]:
+               resume: dict | None = None, privacy=None) -> Iterator[RoundResult]:
     """The federation in this process: the same ``model`` object serves every client in turn.
     Yields the round results; the model holds the global state at the end. With ``resume`` the
     clients' streams must already be where that round left them."""
@@ -200,7 +230,7 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
 
     state = initial_state
     for result in federate(list(by_id), fit_many, initial_state, train_cfg, fed_cfg, seed, distances,
-                           {c.client_id: c.num_examples for c in clients}, resume):
+                           {c.client_id: c.num_examples for c in clients}, resume, privacy):
         state = result.state
         yield result
     load_trainable_state(model, state)

@@ -7,19 +7,20 @@ torch, and hands the message's content to the node's warm worker (borderless.flo
 the backbone, the tokenized data and the model loaded for the node's life. Without a worker (Flower's
 simulation engine, tests) the same handlers (borderless.flower.handlers) run here.
 
-Privacy mods come from the run's ``[privacy]`` config: SecAgg+ (Flower's ``secaggplus_mod``)
-masks the reply so the server can only unmask the sum; local DP (Flower's ``LocalDpMod``) clips the
-update and adds Gaussian noise before it leaves the node (inside the SecAgg+ mask when both are on).
-Both run here, around the hand-over, on the reply as it leaves the node.
+SecAgg+ (Flower's ``secaggplus_mod``, from the run's ``[privacy]`` config) runs here, around the
+hand-over: it masks the reply so the server can only unmask the sum. Differential privacy does not:
+it is borderless.privacy's layer inside ``Client.fit`` on the node (DP-SGD, or the update's clipping
+and noise), the same objects as the in-process simulation, so the reply is already private when
+the mask goes on.
 """
 
 from __future__ import annotations
 
 from flwr.app import Context, Message, RecordDict
-from flwr.client.mod import LocalDpMod, secaggplus_mod
+from flwr.client.mod import secaggplus_mod
 from flwr.clientapp import ClientApp
 
-from borderless.config import Config, PrivacyConfig
+from borderless.config import Config
 from borderless.flower.run_config import config_from_run_config
 from borderless.flower.warm import NODE_CONFIG_KEY, call
 
@@ -39,30 +40,13 @@ def answer(kind: str, msg: Message, context: Context) -> RecordDict:
     return handle(_LOCAL, kind, msg.content, dict(context.run_config), dict(context.node_config))
 
 
-def dp_noise_std(p: PrivacyConfig) -> float:
-    """The std of LocalDpMod's Gaussian noise: sensitivity · sqrt(2 ln(1.25/δ)) / ε, sensitivity = 2·clip
-    (a client's clipped update can be anywhere in a ball of radius clip)."""
-    import math
-
-    return 2 * p.dp_clip_norm * math.sqrt(2 * math.log(1.25 / p.dp_delta)) / p.dp_epsilon
-
-
-def local_dp_mod(p: PrivacyConfig) -> LocalDpMod:
-    return LocalDpMod(clipping_norm=p.dp_clip_norm, sensitivity=2 * p.dp_clip_norm, epsilon=p.dp_epsilon,
-                      delta=p.dp_delta)
-
-
 def privacy_mod(msg: Message, context: Context, call_next):
     """Apply the mods the run's config switches on (Flower fixes a ClientApp's mods at import;
     the config arrives with each run)."""
     cfg: Config = config_from_run_config(dict(context.run_config))
-    inner = call_next
-    if cfg.privacy.dp:
-        dp = local_dp_mod(cfg.privacy)
-        inner = (lambda m, c, nxt=call_next: dp(m, c, nxt))
     if cfg.privacy.secagg:
-        return secaggplus_mod(msg, context, inner)
-    return inner(msg, context)
+        return secaggplus_mod(msg, context, call_next)
+    return call_next(msg, context)
 
 
 app = ClientApp(mods=[privacy_mod])

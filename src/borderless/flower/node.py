@@ -21,6 +21,7 @@ from borderless.config import Config
 from borderless.data.folder import load_folder
 from borderless.data.presets import dataset_format
 from borderless.federated.simulation import Client
+from borderless.privacy.plan import client_privacy, make_stream
 from borderless.flower.run_config import RUN_CONFIG_KEY, NodeConfigError, config_from_run_config  # noqa: F401 (re-exported)
 from borderless.paradigms import stream_seed
 from borderless.train import BatchStream, TokenizedSet
@@ -66,7 +67,7 @@ class NodeSetup:
     def fresh_stream(self, batches_before: int) -> BatchStream:
         """The client's stream as it stands after ``batches_before`` batches of this run."""
         s = self.client.stream
-        stream = BatchStream(s.data, s.batch_size, s.seed)
+        stream = type(s)(s.data, s.batch_size, s.seed)  # BatchStream, or PoissonStream under DP-SGD
         stream.skip(batches_before)
         return stream
 
@@ -110,7 +111,9 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
                                  federated=dataclasses.replace(cfg.federated, aggregator="fedavg"))
     work, labels = build_workload(single, backbone, max_length, data)
     index = cfg.data.languages.index(language)  # the stream seed of this language's in-process client
-    client = Client(language, BatchStream(work.train[language], cfg.train.batch_size, stream_seed(cfg.run.seed, index)))
+    # a real node draws its DP noise from the OS (seed None): nobody who knows the config can predict it
+    client = Client(language, make_stream(cfg, work.train[language], stream_seed(cfg.run.seed, index)),
+                    client_privacy(cfg, "federated", len(work.train[language]), len(cfg.data.languages), None))
     model = build_for(backbone, labels, cfg.method, cfg.run.seed)
     return NodeSetup(language, cfg, client, work.dev[language], work.test[language], tuple(labels), model,
                      model.head_parameter_names(), trainable_state(model))

@@ -11,7 +11,7 @@ from pathlib import Path
 import tomli_w
 from safetensors.torch import save_file
 
-from borderless.config import Config, PrivacyConfig
+from borderless.config import Config
 from borderless.plotting import pyplot, save_figure
 from borderless.tuning.state import State, state_num_bytes, state_num_params
 
@@ -28,19 +28,18 @@ def initial_state(cfg: Config, labels: list[str]) -> tuple[State, int]:
     return trainable_state(model), backbone.num_parameters()
 
 
-def privacy_budget(p: PrivacyConfig, rounds_participated: int) -> dict:
-    """Local DP accounting: each participation releases one Gaussian-mechanism output with (ε, δ);
-    over k participations basic composition gives (k·ε, k·δ). An upper bound (tighter accountants exist)."""
-    from borderless.flower.client_app import dp_noise_std
+def privacy_record(cfg: Config, found: dict, participated: dict[str, int], rounds_run: int) -> dict:
+    """Each node's (ε, δ) from the same plan its node applied (borderless.privacy): DP-SGD steps
+    (rounds it trained × local steps), rounds it took part in (local), or every round run (client)."""
+    from borderless.privacy.plan import paradigm_record
 
-    if not p.dp:
+    if cfg.privacy.mechanism == "none":
         return {"enabled": False}
-    return {"enabled": True, "mechanism": "local Gaussian (Flower LocalDpMod): clip each client's update to L2 "
-            "norm clip, add N(0, sigma^2) to every value", "clip_norm": p.dp_clip_norm,
-            "sensitivity": 2 * p.dp_clip_norm, "epsilon_per_round": p.dp_epsilon, "delta_per_round": p.dp_delta,
-            "noise_std": dp_noise_std(p), "rounds_participated": rounds_participated,
-            "epsilon_total": p.dp_epsilon * rounds_participated, "delta_total": p.dp_delta * rounds_participated,
-            "composition": "basic (sequential) composition over the rounds a client took part in"}
+    mech, k = cfg.privacy.mechanism, cfg.train.local_steps
+    parties = {l: (int(found[l][1]["num_examples"]),
+                   participated[l] * k if mech == "example" else (participated[l] if mech == "local" else rounds_run))
+               for l in cfg.data.languages}
+    return {"enabled": True, **paradigm_record(cfg, "federated", parties, len(cfg.data.languages))}
 
 
 def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wire, round_s: list[float],
@@ -83,7 +82,7 @@ def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wi
             "messages": len(wire.rows),
             "per_round": per_round,
         },
-        "privacy": {"dp": privacy_budget(cfg.privacy, max(participated.values(), default=0)),
+        "privacy": {"dp": privacy_record(cfg, found, participated, getattr(result, "round", len(round_s))),
                     "secagg": ({"enabled": True, "protocol": "SecAgg+ (Flower SecAggPlusWorkflow + secaggplus_mod)",
                                 "server_sees": "only the example-weighted sum of the updates"}
                                if cfg.privacy.secagg else {"enabled": False})},
@@ -155,10 +154,12 @@ def report_markdown(s: dict) -> str:
               "", "## Privacy", ""]
     dp, sa = s["privacy"]["dp"], s["privacy"]["secagg"]
     if dp["enabled"]:
-        lines.append(f"Local differential privacy: updates clipped to L2 norm {dp['clip_norm']}, Gaussian noise "
-                     f"std {dp['noise_std']:.3g}; (ε, δ) = ({dp['epsilon_per_round']}, {dp['delta_per_round']:g}) per "
-                     f"round, **ε = {dp['epsilon_total']:g}, δ = {dp['delta_total']:.2g} over the "
-                     f"{dp['rounds_participated']} rounds a client took part in** ({dp['composition']}).")
+        worst = max(dp["parties"], key=lambda l: dp["parties"][l]["epsilon"])
+        g = dp["parties"][worst]
+        lines.append(f"Differential privacy, mechanism **{dp['mechanism']}** (borderless.privacy, the same layer as "
+                     f"`borderless run`): the record is {g['protects']}; noise multiplier {g['noise_multiplier']:.3f}, "
+                     f"clip norm {dp['clip_norm']:g}; **ε = {dp['epsilon']:.2f} at δ = {dp['delta']:g}** "
+                     f"({dp['accountant']} accountant, dp-accounting; largest for {worst}).")
     else:
         lines.append("Differential privacy: off.")
     lines.append("")

@@ -20,6 +20,7 @@ from flwr.common.logger import log
 from flwr.serverapp import Grid, ServerApp
 
 from borderless.checkpoint import NAME as CHECKPOINT
+from borderless.privacy.plan import server_privacy
 from borderless.checkpoint import CheckpointError
 from borderless.config import Config
 from borderless.federated.simulation import ClientUpdate, FitRequest, federate
@@ -269,7 +270,8 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
         t_round = time.perf_counter()
         rounds = federate(list(cfg.data.languages), fit_many, init, cfg.train, cfg.federated, cfg.run.seed, distances,
                           {lang: int(info["num_examples"]) for lang, (_, info) in found.items()},
-                          resume=saved["carry"] if saved else None)
+                          resume=saved["carry"] if saved else None,
+                          privacy=server_privacy(cfg, len(cfg.data.languages), None))  # client-level DP: noise from the OS
         if saved is not None and saved["carry"]["round"] >= cfg.federated.rounds:
             from borderless.paradigms import round_from_record
 

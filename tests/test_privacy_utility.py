@@ -1,0 +1,40 @@
+"""scripts/privacy_utility.py: every cell is the demo recipe with DP as the only difference between
+cells, and the summary's rows are the runs' own numbers."""
+
+import json
+import math
+
+from borderless.config import load_config
+from conftest import script_module
+
+u = script_module("privacy_utility")
+
+
+def test_cells_differ_only_in_the_privacy_keys():
+    base = u.REPO / "configs" / "demo.toml"
+    none = load_config(base, u.overrides("prompt", math.inf, 0))
+    eight = load_config(base, u.overrides("prompt", 8.0, 0))
+    assert none.privacy.mechanism == "none" and not none.train.probe_candidate
+    assert eight.privacy.mechanism == "example" and eight.privacy.target_epsilon == 8.0
+    a, b = none.to_dict(), eight.to_dict()
+    assert {s for s in a if a[s] != b[s]} == {"privacy"}
+    assert a["method"]["head_init"] == "probe"  # LP-FT in both: the DP cell's probe is fitted with DP-SGD
+    assert u.cell_folder(u.REPO, "prompt", math.inf, 2).parts[-2:] == ("epsinf", "seed2")
+
+
+def test_the_summary_reports_each_cells_numbers(tmp_path):
+    def cell(eps_name, acc, eps, dp_probe):
+        folder = tmp_path / "prompt" / eps_name / "seed0"
+        folder.mkdir(parents=True)
+        paradigms = {p: {"mean_accuracy": acc, "probe_mean_accuracy": 0.7, "wall_s": 10.0,
+                         **({"privacy": {"epsilon": eps}, "dp_probe_mean_accuracy": dp_probe} if eps else {})}
+                     for p in u.PARADIGMS}
+        (folder / "results.json").write_text(json.dumps({"languages": ["a", "b"], "paradigms": paradigms,
+                                                         "majority_class_accuracy": {"a": 0.25, "b": 0.25}}))
+    cell("eps8", 0.55, 7.99, 0.54)
+    cell("epsinf", 0.72, None, None)
+    u.write_summary(tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| prompt | 8 | 0 | monolingual | 55.0 | 54.0 | 70.0 | 25.0 | 7.99 |" in text
+    assert "| prompt | ∞ | 0 | federated | 72.0 | — | 70.0 | 25.0 | ∞ (no DP) |" in text
+    assert (tmp_path / "plots" / "accuracy_vs_epsilon.png").exists()

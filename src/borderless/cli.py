@@ -42,6 +42,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from borderless.audit.command import audit
+    from borderless.config import load_config
+
+    out = audit(load_config(args.config, args.set), Path(args.output), progress=not args.quiet)
+    for p, r in out["paradigms"].items():
+        print(f"{p}: AUC {r['auc']:.3f}, TPR@1%FPR {r['tpr_at_1pct_fpr']:.3f}, "
+              f"empirical ε ≥ {r['epsilon_lower_bound']:.2f}")
+    print(f"audit written to {Path(args.output) / 'audit.md'}")
+    return 0
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from borderless.predict import run_predict
 
@@ -201,6 +213,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", help="only this language's model (paradigms with one model a language)")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a non-empty folder")
     p.set_defaults(func=_cmd_export)
+    p = sub.add_parser("audit", help="membership-inference audit: train on half the sentence ids, attack each "
+                       "paradigm's released model (AUC, TPR at 1 %% FPR, empirical ε lower bound)")
+    p.add_argument("config", help="any run config, e.g. configs/demo.toml")
+    p.add_argument("--output", "-o", required=True, help="audit folder (a killed audit continues in it)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_audit)
     p = sub.add_parser("predict", help="classify texts with a run's model or an exported model folder; "
                        "one JSON line per input")
     p.add_argument("model", help="a finished run's results folder or a folder written by borderless export")

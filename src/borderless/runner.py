@@ -398,26 +398,28 @@ def _test_pause(point: str) -> None:
         signal.pause()
 
 
-def run_or_resume(cfg: Config, folder: Path, backbone: Backbone | None = None) -> str:
+def run_or_resume(cfg: Config, folder: Path, backbone: Backbone | None = None,
+                  data: dict[str, LanguageData] | None = None) -> str:
     """A study's cell: skipped when finished (results.json), continued from its checkpoint when killed,
     run otherwise. Returns what it did, for the study's log."""
     if (Path(folder) / "results.json").exists():
         return "done"
     resume = (Path(folder) / "checkpoint.pt").exists()
     t0 = time.perf_counter()
-    run(cfg, folder, overwrite=not resume, progress=False, backbone=backbone, resume=resume)
+    run(cfg, folder, overwrite=not resume, progress=False, backbone=backbone, resume=resume, data=data)
     return f"{'resumed' if resume else 'ran'} in {time.perf_counter() - t0:.0f} s"
 
 
 def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = True,
-        backbone: Backbone | None = None, resume: bool = False) -> RunOutput:
+        backbone: Backbone | None = None, resume: bool = False,
+        data: dict[str, LanguageData] | None = None) -> RunOutput:
     """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
     to reuse one already in memory (one frozen backbone per process). ``resume``: continue the run
     whose checkpoint is in ``output`` (``borderless run --resume DIR``)."""
     refuse_unprotected_paradigms(cfg)
     saved = load_checkpoint(output, cfg.to_dict()) if resume else None
     folder = Path(output) if resume else check_output(output, overwrite)
-    data = load_data(cfg)  # bad data fails here, before anything is loaded or written
+    data = data if data is not None else load_data(cfg)  # bad data fails here, before anything is loaded or written
     ensure_writable(folder)
     if cfg.run.threads:
         torch.set_num_threads(cfg.run.threads)

@@ -32,7 +32,8 @@ import torch
 from borderless.checkpoint import NO_CHECKPOINT, Checkpointer
 from borderless.config import Config
 from borderless.federated.simulation import Client, ClientUpdate, RoundResult, run_rounds
-from borderless.privacy.plan import client_privacy, is_private, make_stream, noise_seed, paradigm_record, server_privacy
+from borderless.privacy.plan import (client_privacy, is_private, make_stream, noise_seed, paradigm_record, server_privacy,
+                                    steps_taken)
 from borderless.train import BatchStream, TokenizedSet, evaluate, evaluate_many, make_optimizer, schedule_factors, train_steps
 from borderless.tuning.state import State, load_trainable_state, state_num_bytes, trainable_state
 
@@ -490,17 +491,11 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
 
 def federated_privacy(cfg: Config, clients: list[Client], trained: Mapping[str, int], rounds_run: int,
                       personal: Mapping[str, int] | None = None) -> dict:
-    """Each client's guarantee: DP-SGD steps (example: rounds it trained × local steps, plus personal
-    steps), rounds it took part in (local), or every round the server ran (client: sampling is
-    part of the mechanism)."""
-    mech, k = cfg.privacy.mechanism, cfg.train.local_steps
-    parties = {}
-    for c in clients:
-        t = trained.get(c.client_id, 0)
-        steps = t * k + (personal or {}).get(c.client_id, 0) if mech == "example" else (t if mech == "local" else rounds_run)
-        parties[c.client_id] = (c.num_examples, steps)
+    """Each client's guarantee, over the steps or rounds ``steps_taken`` counts for it."""
+    parties = {c.client_id: (c.num_examples, steps_taken(cfg, trained.get(c.client_id, 0), rounds_run,
+                                                          (personal or {}).get(c.client_id, 0))) for c in clients}
     rec = paradigm_record(cfg, "federated", parties, len(clients))
-    if mech in ("client", "local") and personal is not None:
+    if cfg.privacy.mechanism in ("client", "local") and personal is not None:
         rec["note"] = ("personal adaptation trains on each client's own data without noise; the personal states "
                        "never leave their clients, and this guarantee covers what the server and the global model reveal")
     return rec

@@ -31,13 +31,11 @@ def initial_state(cfg: Config, labels: list[str]) -> tuple[State, int]:
 def privacy_record(cfg: Config, found: dict, participated: dict[str, int], rounds_run: int) -> dict:
     """Each node's (ε, δ) from the same plan its node applied (borderless.privacy): DP-SGD steps
     (rounds it trained × local steps), rounds it took part in (local), or every round run (client)."""
-    from borderless.privacy.plan import paradigm_record
+    from borderless.privacy.plan import paradigm_record, steps_taken
 
     if cfg.privacy.mechanism == "none":
         return {"enabled": False}
-    mech, k = cfg.privacy.mechanism, cfg.train.local_steps
-    parties = {l: (int(found[l][1]["num_examples"]),
-                   participated[l] * k if mech == "example" else (participated[l] if mech == "local" else rounds_run))
+    parties = {l: (int(found[l][1]["num_examples"]), steps_taken(cfg, participated[l], rounds_run))
                for l in cfg.data.languages}
     return {"enabled": True, **paradigm_record(cfg, "federated", parties, len(cfg.data.languages))}
 

@@ -20,11 +20,8 @@ import random
 
 import torch
 
+from borderless.probe import _masked
 from borderless.tuning.state import State
-
-
-def _masked(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    return logits if mask is None else logits.masked_fill(~mask, float("-inf"))
 
 
 def dp_logreg(x: torch.Tensor, y: torch.Tensor, num_labels: int, mask: torch.Tensor | None, *, steps: int,

@@ -140,6 +140,16 @@ def party_guarantee(cfg: Config, paradigm: str, examples: int, num_clients: int,
     return guarantee(p.mechanism, sigma, p.clip_norm, q, steps_taken, p.delta, p.accountant, probe_phase(cfg, examples))
 
 
+def steps_taken(cfg: Config, rounds_trained: int, rounds_run: int, personal_steps: int = 0) -> int:
+    """What a federated party's accountant composes: DP-SGD steps (example: rounds it trained × local
+    steps, plus personal steps), rounds it took part in (local), or every round the server ran
+    (client: the sampling is part of the mechanism)."""
+    mech = cfg.privacy.mechanism
+    if mech == "example":
+        return rounds_trained * cfg.train.local_steps + personal_steps
+    return rounds_trained if mech == "local" else rounds_run
+
+
 def noise_seed(cfg: Config, party_index: int) -> int:
     """The simulation's noise seed of one party (clients in config order; the pooled set after them)."""
     return cfg.run.seed * 7_919 + party_index

@@ -23,6 +23,7 @@ def flower_config(data: Path, *overrides: str, superlink: str = "127.0.0.1:9093"
                               "method.num_virtual_tokens=3", "train.batch_size=4", "train.local_steps=2",
                               "train.lr=0.05", "federated.rounds=2", f'deploy.superlink="{superlink}"',
                               "deploy.wait_for_nodes_s=120", 'method.head_init="random"', 'train.stop="budget"',
+                              'run.paradigms=["federated"]', "probe.weight_decays=[0.001, 0.1]", "probe.federated_rounds=3",
                               *overrides])
 
 
@@ -57,16 +58,22 @@ def direct_serve(cfg: Config, data: Path, out: Path, keep_messages: bool = True)
 
 ALLOWED_CONFIG = {"fitins.config": {"round", "seed", "batches_before"}, "fitres.metrics": None,
                   "fitres.status": {"code", "message"}, "evaluateins.config": {"split"},
-                  "node": {"language", "num_examples", "labels", "trainable_tensors"}}
+                  "node": {"language", "num_examples", "labels", "trainable_tensors", "test_majority"},
+                  "probe.config": {"features", "weight_decays", "iters"}}
 
 
 def assert_only_state_counts_metrics(rows: list[dict], init) -> None:
     """Every logged message (wire.jsonl rows) carries only the trainable tensors (exact shapes,
     float32), example counts, numeric metrics and the few named settings: no text, no token ids."""
     shapes = sorted(list(t.shape) for t in init.values())
+    head_shapes = {k: list(init[k].shape) for k in ("head.weight", "head.bias")}
     for r in rows:
         for name, rec in r["records"].items():
-            if rec["kind"] == "arrays":
+            if rec["kind"] == "arrays" and name == "probe.heads":  # the federated probe: candidate heads only
+                for key, a in rec["items"].items():
+                    index, _, tensor = key.partition(".")
+                    assert index.isdigit() and a["shape"] == head_shapes[tensor] and a["dtype"] == "float32", key
+            elif rec["kind"] == "arrays":
                 assert name in ("fitins.parameters", "fitres.parameters", "evaluateins.parameters"), name
                 assert sorted(a["shape"] for a in rec["items"].values()) == shapes  # exactly the trainable tensors
                 assert {a["dtype"] for a in rec["items"].values()} == {"float32"}

@@ -53,7 +53,7 @@ def test_messages_carry_only_trainable_state_counts_and_metrics(data3, tmp_path)
     init, ref = in_process(cfg)
     summary = direct_serve(cfg, data3, tmp_path / "out")
     rows = [json.loads(l) for l in (tmp_path / "out" / "wire.jsonl").read_text().splitlines()]
-    assert {r["type"] for r in rows} == {"query", "train", "evaluate"}
+    assert {r["type"] for r in rows} == {"query", "train", "evaluate", "train.probe", "evaluate.probe"}
     assert_only_state_counts_metrics(rows, init)
     # no training text and no token ids anywhere in the bytes the server received
     raw = b"".join(f.read_bytes() for f in (tmp_path / "out" / "messages").glob("*.npz"))

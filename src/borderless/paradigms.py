@@ -445,35 +445,17 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
     done = ckpt.resumed("federated_personal") or {"seen": federated.train_examples, "steps": federated.steps,
                                                    "test": {}, "stopped": {}, "dev": {}}
     seen, steps, test, stopped, dev = done["seen"], done["steps"], done["test"], done["stopped"], done["dev"]
-    p = cfg.federated
-    personal_train = _personal_train_cfg(cfg)
     for client in clients:
         lang = client.client_id
         if lang in stopped:  # finished before a restart
             continue
         start_state = personal_state_for(lang, chosen, work, cfg) if chosen.personal is not None else chosen.state
-        load_trainable_state(model, start_state)
-        optimizer = make_optimizer(model, personal_train, head_names)
-        best = (evaluate(model, work.dev[lang], cfg.train.eval_batch_size)["accuracy"], 0, trainable_state(model))
-        sink({"paradigm": "federated_personal", "round": 0, "client": lang, "personal_step": 0,
-              "lang": lang, "split": "dev", "accuracy": best[0]})
-        done = 0
-        while done < p.personal_steps:
-            tick(lang)
-            torch.manual_seed(cfg.run.seed * 100_003 + 7_919 + done)
-            n = min(p.personal_eval_every, p.personal_steps - done)
-            m = train_steps(model, client.stream, n, optimizer, dp=client.privacy,
-                            noise_seed=cfg.run.seed * 100_003 + 7_919 + done)
-            done, seen, steps = done + n, seen + int(m["train_examples"]), steps + n
-            acc = evaluate(model, work.dev[lang], cfg.train.eval_batch_size)["accuracy"]
-            sink({"paradigm": "federated_personal", "round": done, "client": lang, "personal_step": done,
-                  "lang": lang, "split": "dev", "accuracy": acc, "train_loss": m["train_loss"]})
-            if acc > best[0] + 1e-9:
-                best = (acc, done, trainable_state(model))
-        load_trainable_state(model, best[2])
-        keep(lang, best[2])
-        stopped[lang], dev[lang] = {"personal_steps": best[1], "personal_trained": done}, best[0]
-        test[lang] = evaluate(model, work.test[lang], cfg.train.eval_batch_size)
+        out = personalise(model, client, start_state, work.dev[lang], work.test[lang], cfg, head_names,
+                          sink, lambda: tick(lang))
+        keep(lang, out.state)
+        seen, steps = seen + out.train_examples, steps + out.trained
+        stopped[lang], dev[lang] = {"personal_steps": out.best_step, "personal_trained": out.trained}, out.dev_accuracy
+        test[lang] = out.test
         ckpt.save("federated_personal", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev})
     load_trainable_state(model, chosen.state)
     for z in work.zero_shot:  # no data to adapt to: the federation's own model
@@ -487,6 +469,53 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
                           {**federated.stopped, **{k: {"personal_steps": v["personal_steps"]} for k, v in stopped.items()}},
                           extra,
                           dev_score=dev if cfg.train.stop == "dev" else {})
+
+
+@dataclass
+class Personal:
+    """One client's personal adaptation: the state it keeps (the best on its own dev split), after how
+    many steps, how many it trained, and that state's dev and test scores."""
+
+    state: State
+    best_step: int
+    trained: int
+    train_examples: int
+    dev_accuracy: float
+    test: dict[str, float]
+    dev_curve: dict[int, float]
+
+
+def personalise(model, client: Client, start_state: State, dev: TokenizedSet, test: TokenizedSet, cfg: Config,
+                head_names: set[str], sink: MetricSink = lambda row: None,
+                tick: Callable[[], None] = lambda: None) -> Personal:
+    """Federated + personal for one client: from the federation's state, up to
+    ``federated.personal_steps`` steps on the client's own stream (where federated training left it),
+    its dev split read every ``personal_eval_every`` steps; the best state (the start included) is kept.
+    The same function runs in `borderless run` and on a Flower node, where the state never leaves."""
+    lang = client.client_id
+    p = cfg.federated
+    load_trainable_state(model, start_state)
+    optimizer = make_optimizer(model, _personal_train_cfg(cfg), head_names)
+    best = (evaluate(model, dev, cfg.train.eval_batch_size)["accuracy"], 0, trainable_state(model))
+    curve = {0: best[0]}
+    sink({"paradigm": "federated_personal", "round": 0, "client": lang, "personal_step": 0,
+          "lang": lang, "split": "dev", "accuracy": best[0]})
+    done, seen = 0, 0
+    while done < p.personal_steps:
+        tick()
+        torch.manual_seed(cfg.run.seed * 100_003 + 7_919 + done)
+        n = min(p.personal_eval_every, p.personal_steps - done)
+        m = train_steps(model, client.stream, n, optimizer, dp=client.privacy,
+                        noise_seed=cfg.run.seed * 100_003 + 7_919 + done)
+        done, seen = done + n, seen + int(m["train_examples"])
+        acc = evaluate(model, dev, cfg.train.eval_batch_size)["accuracy"]
+        curve[done] = acc
+        sink({"paradigm": "federated_personal", "round": done, "client": lang, "personal_step": done,
+              "lang": lang, "split": "dev", "accuracy": acc, "train_loss": m["train_loss"]})
+        if acc > best[0] + 1e-9:
+            best = (acc, done, trainable_state(model))
+    load_trainable_state(model, best[2])
+    return Personal(best[2], best[1], done, seen, best[0], evaluate(model, test, cfg.train.eval_batch_size), curve)
 
 
 def federated_privacy(cfg: Config, clients: list[Client], trained: Mapping[str, int], rounds_run: int,

@@ -228,7 +228,10 @@ def all_probes(data: ProbeData, weight_decays: tuple[float, ...], fed_rounds: in
     return {p: fit[p]() for p in paradigms}
 
 
-def personalised_probe(data: ProbeData, federated: Probe, iters: tuple[int, ...] = (5, 20, 50)) -> Probe:
+PERSONAL_ITERS = (5, 20, 50)  # L-BFGS iterations the personalised probe tries on each client
+
+
+def personalised_probe(data: ProbeData, federated: Probe, iters: tuple[int, ...] = PERSONAL_ITERS) -> Probe:
     """Federated + personal for the head alone: each language client continues L-BFGS from the
     federated head on its own features for each of ``iters`` iterations and keeps whichever (or the
     global head itself) does best on its own dev split."""

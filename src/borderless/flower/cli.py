@@ -81,7 +81,7 @@ def _node(args) -> int:
         warn_insecure(f"the {args.language} node")
     argv = supernode_argv(cfg, args.language, Path(args.data), Path(args.key) if args.key else None,
                           Path(args.ca) if args.ca else None, args.insecure, args.port,
-                          Path(args.cache_dir) if args.cache_dir else None)
+                          Path(args.cache_dir) if args.cache_dir else None, states=Path(args.states))
     if args.print_command:
         print(command_line(argv))
         return 0
@@ -181,6 +181,9 @@ def add_deploy_parser(sub) -> None:
     q.add_argument("--key", help="this node's private key (from `deploy keys`)")
     q.add_argument("--ca", help="the SuperLink's CA certificate (ca.crt)")
     q.add_argument("--cache-dir", help="where the converted backbone lives (default: backbone.cache_dir)")
+    q.add_argument("--states", default="borderless-node",
+                   help="folder where the node keeps what never leaves it: <language>/personal_state.safetensors "
+                        "under federated + personal (default: ./borderless-node)")
     q.add_argument("--port", type=int, help="this node's local runtime port (default: a free one)")
     q.add_argument("--insecure", action="store_true", help="no TLS, no authentication (prints a warning)")
     q.add_argument("--print-command", action="store_true", help="print the flower-supernode command and exit")

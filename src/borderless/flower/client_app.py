@@ -66,3 +66,18 @@ def train(msg: Message, context: Context) -> Message:
 @app.evaluate()
 def evaluate_split(msg: Message, context: Context) -> Message:
     return Message(answer("evaluate", msg, context), reply_to=msg)
+
+
+def _action(kind: str):
+    def handler(msg: Message, context: Context) -> Message:
+        return Message(answer(kind, msg, context), reply_to=msg)
+
+    handler.__name__ = kind.replace(".", "_")
+    return handler
+
+
+# the federated probe (candidate heads fitted, then scored, on the node's own features), the
+# personalised probe, and federated + personal (the state adapted and kept here; only scores go back)
+for _kind in ("train.probe", "evaluate.probe", "evaluate.personal_probe", "train.personal"):
+    _category, _name = _kind.split(".")
+    getattr(app, _category)(_name)(_action(_kind))

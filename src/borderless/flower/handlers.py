@@ -1,5 +1,6 @@
-"""What a node does with each message: describe itself, train, evaluate. Message content in, reply
-content out, so the same code answers in the ClientApp process itself (Flower's simulation engine,
+"""What a node does with each message: describe itself, train, evaluate; fit and evaluate the
+federated probe's head on its cached features; adapt the federation's state on its own data
+(federated + personal, the state kept on the node). Message content in, reply content out, so the same code answers in the ClientApp process itself (Flower's simulation engine,
 tests) or in the node's warm worker (borderless.flower.warm) that the ClientApp hands the message to.
 The setups (backbone, tokenized data, model) are built once per process and run config."""
 
@@ -14,7 +15,7 @@ from flwr.app import ConfigRecord, RecordDict
 from borderless.flower import records
 from borderless.flower.node import NodeSetup, config_from_run_config, node_setup
 
-KINDS = ("query", "train", "evaluate")
+KINDS = ("query", "train", "evaluate", "train.probe", "evaluate.probe", "evaluate.personal_probe", "train.personal")
 
 
 class Setups:
@@ -37,8 +38,12 @@ class Setups:
 
 def describe(s: NodeSetup) -> RecordDict:
     """Which language this node holds and how many training examples: no text, no token ids."""
+    from borderless.runner import majority_share
+
     info = ConfigRecord({"language": s.language, "num_examples": s.client.num_examples,
-                         "labels": list(s.labels), "trainable_tensors": len(s.template)})
+                         "labels": list(s.labels), "trainable_tensors": len(s.template),
+                         # the accuracy of always answering this node's most frequent test label: a baseline
+                         "test_majority": majority_share(s.test.labels)})
     return RecordDict({"node": info})
 
 
@@ -63,6 +68,84 @@ def evaluate_split(s: NodeSetup, content: RecordDict) -> RecordDict:
     return records.evaluate_reply(evaluate(s.model, data, s.cfg.train.eval_batch_size))
 
 
+def probe_fit(s: NodeSetup, content: RecordDict) -> RecordDict:
+    """A few L-BFGS iterations of each candidate head (one per weight decay) from the global head, on
+    this node's own cached features (borderless.probe.fit_logreg, as in `borderless run`)."""
+    from borderless.probe import fit_logreg
+
+    heads, conf = records.read_probe_instruction(content, len(s.labels))
+    wds, fitted, n = conf["weight_decays"], [], 0
+    for i, head in enumerate(heads):  # candidates: feature kind × weight decay
+        x, y, m = s.features(str(conf["features"][i // len(wds)])).client_xy(s.language)
+        fitted.append(fit_logreg(x, y, len(s.labels), float(wds[i % len(wds)]), init=head,
+                                 max_iter=int(conf["iters"]), mask=m))
+        n = len(y)
+    return records.probe_reply(fitted, n)
+
+
+def probe_evaluate(s: NodeSetup, content: RecordDict) -> RecordDict:
+    """Dev (and, on frozen features, test) accuracy of each candidate head on this node."""
+    from borderless.probe import accuracy
+
+    heads, conf = records.read_probe_instruction(content, len(s.labels))
+    out = {}
+    for i, head in enumerate(heads):
+        data = s.features(str(conf["features"][i // len(conf["weight_decays"])]))
+        for split in ("dev", "test"):
+            if (s.language, split) in data.x:
+                out[f"{i}.{split}"] = accuracy(head, *data.xym(s.language, split))
+    return records.metrics_reply(out)
+
+
+def personal_probe(s: NodeSetup, content: RecordDict) -> RecordDict:
+    """The floor of federated + personal: this node continues the federated probe's head on its own
+    features and keeps what its dev split prefers (borderless.probe.personalised_probe)."""
+    from borderless.probe import Probe, personalised_probe
+
+    heads, conf = records.read_probe_instruction(content, len(s.labels))
+    data = s.features("frozen")
+    fed = Probe("federated", {s.language: heads[0]}, {"all": float(conf["weight_decays"][0])}, {})
+    p = personalised_probe(data, fed, tuple(int(i) for i in conf["iters"]))
+    return records.metrics_reply({"dev": p.dev_accuracy[s.language], "test": p.test_accuracy[s.language]})
+
+
+def personal(s: NodeSetup, content: RecordDict) -> RecordDict:
+    """Federated + personal on this node: the federation's state adapted on the node's own data, its
+    steps chosen on the node's dev split (borderless.paradigms.personalise, as in `borderless run`).
+    The personal state is saved in the node's states folder and never sent; the reply holds scores."""
+    from borderless.paradigms import personalise
+
+    start, config = records.read_train_instruction(content, s.template)
+    s.client.stream = s.fresh_stream(int(config["batches_before"]))
+    t0 = time.perf_counter()
+    out = personalise(s.model, s.client, start, s.dev, s.test, s.cfg, s.head_names)
+    saved = 0
+    if s.states_dir is not None:
+        save_personal_state(s, out)
+        saved = 1
+    metrics = {"personal_steps": out.best_step, "personal_trained": out.trained, "train_examples": out.train_examples,
+               "dev_accuracy": out.dev_accuracy, "saved_on_node": saved, "personal_s": time.perf_counter() - t0,
+               **{f"test.{k}": v for k, v in out.test.items()},
+               **{f"dev_at.{k}": v for k, v in out.dev_curve.items()}}
+    return records.metrics_reply(metrics)
+
+
+def save_personal_state(s: NodeSetup, out) -> None:
+    """<states-dir>/<language>/personal_state.safetensors and a note of what it is (written whole)."""
+    import json
+
+    from borderless import atomic_files
+
+    folder = s.states_dir / s.language
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_files.save_safetensors({k: v.contiguous() for k, v in out.state.items()}, folder / "personal_state.safetensors")
+    atomic_files.write_text(folder / "personal_state.json", json.dumps({
+        "language": s.language, "method": s.cfg.method.name, "backbone": s.cfg.backbone.name,
+        "personal_steps": out.best_step, "dev_accuracy": out.dev_accuracy, "test": out.test,
+        "note": "federated + personal: this node's own adaptation of the federation's state; it never left the node"},
+        indent=2))
+
+
 def handle(setups: Setups, kind: str, content: RecordDict, run_config: dict[str, Any],
            node_config: dict[str, Any]) -> RecordDict:
     if kind not in KINDS:
@@ -72,4 +155,12 @@ def handle(setups: Setups, kind: str, content: RecordDict, run_config: dict[str,
         return describe(s)
     if kind == "train":
         return train(s, content)
+    if kind == "train.probe":
+        return probe_fit(s, content)
+    if kind == "evaluate.probe":
+        return probe_evaluate(s, content)
+    if kind == "evaluate.personal_probe":
+        return personal_probe(s, content)
+    if kind == "train.personal":
+        return personal(s, content)
     return evaluate_split(s, content)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
-from flwr.app import ConfigRecord, MetricRecord, RecordDict
+from flwr.app import ArrayRecord, ConfigRecord, MetricRecord, RecordDict
 from flwr.common import Code, bytes_to_ndarray, FitIns, FitRes, Parameters, Status, ndarrays_to_parameters, parameters_to_ndarrays
 from flwr.common.serde import recorddict_to_proto
 from flwr.compat.common import recorddict_compat as compat
@@ -114,3 +114,60 @@ def inventory(content: RecordDict) -> dict[str, dict]:
     for name, rec in content.config_records.items():
         out[name] = {"kind": "config", "items": {k: type(v).__name__ for k, v in rec.items()}}
     return out
+
+
+# --- the federated probe (head only, on each node's cached features) and personal adaptation ---
+
+def _heads_record(heads: list[State]) -> ArrayRecord:
+    """Candidate heads (one per weight decay) as ``<i>.head.weight`` / ``<i>.head.bias``, float32."""
+    from flwr.app import Array
+
+    return ArrayRecord({f"{i}.{k}": Array(h[k].detach().float().contiguous().numpy())
+                        for i, h in enumerate(heads) for k in sorted(h)})
+
+
+def _read_heads(rec, count: int, num_labels: int, sender: str) -> list[State]:
+    heads = []
+    for i in range(count):
+        head = {}
+        for k in ("head.bias", "head.weight"):
+            name = f"{i}.{k}"
+            if name not in rec:
+                raise WireFormatError(f"{sender}: probe message lacks {name}")
+            t = torch.from_numpy(np.array(rec[name].numpy(), copy=True))
+            if t.dtype != torch.float32 or t.shape[0] != num_labels:
+                raise WireFormatError(f"{sender}: {name} is {tuple(t.shape)} {t.dtype}; expected float32 with "
+                                      f"{num_labels} rows (one per label)")
+            head[k] = t
+        heads.append(head)
+    return heads
+
+
+def probe_instruction(heads: list[State], settings: Scalars) -> RecordDict:
+    """Server → node: the global head of each candidate and the probe's settings: ``features`` (the
+    feature kinds, frozen and/or start) × ``weight_decays`` candidates, in that order; ``iters``."""
+    return RecordDict({"probe.heads": _heads_record(heads), "probe.config": ConfigRecord(dict(settings))})
+
+
+def read_probe_instruction(content: RecordDict, num_labels: int) -> tuple[list[State], dict]:
+    settings = dict(content.config_records["probe.config"])
+    count = len(settings["weight_decays"]) * len(settings["features"])
+    return _read_heads(content.array_records["probe.heads"], count, num_labels, "server"), settings
+
+
+def probe_reply(heads: list[State], num_examples: int) -> RecordDict:
+    return RecordDict({"probe.heads": _heads_record(heads),
+                       "probe.metrics": MetricRecord({"num_examples": int(num_examples)})})
+
+
+def read_probe_reply(content: RecordDict, count: int, num_labels: int, sender: str) -> tuple[list[State], int]:
+    return (_read_heads(content.array_records["probe.heads"], count, num_labels, sender),
+            int(content.metric_records["probe.metrics"]["num_examples"]))
+
+
+def metrics_reply(metrics: Scalars) -> RecordDict:
+    return RecordDict({"metrics": MetricRecord({k: float(v) for k, v in metrics.items()})})
+
+
+def read_metrics(content: RecordDict) -> dict[str, float]:
+    return dict(content.metric_records["metrics"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
@@ -16,43 +17,106 @@ from borderless.plotting import pyplot, save_figure
 from borderless.tuning.state import State, state_num_bytes, state_num_params
 
 
-def initial_state(cfg: Config, labels: list[str]) -> tuple[State, int]:
-    """The seeded initial trainable state, built exactly as every node and `borderless run` build it.
-    The server loads the public backbone for this; it never sees a node's data."""
+@dataclass
+class Initial:
+    """The seeded initial trainable state, built exactly as every node and `borderless run` build it,
+    and the facts about the model the server needs (it loads the public backbone; it never sees a
+    node's data)."""
+
+    state: State
+    backbone_params: int
+    hidden: int
+    head_names: set[str]
+    changes_features_at_start: bool  # an untrained prompt moves the features: the LP-FT head is fitted on them
+
+
+def initial_state(cfg: Config, labels: list[str]) -> Initial:
     from borderless.backbones.resolve import load_configured
     from borderless.tuning.factory import build_for
     from borderless.tuning.state import trainable_state
 
     backbone = load_configured(cfg.backbone)
     model = build_for(backbone, labels, cfg.method, cfg.run.seed)
-    return trainable_state(model), backbone.num_parameters()
+    out = Initial(trainable_state(model), backbone.num_parameters(), backbone.hidden_size,
+                  model.head_parameter_names(), model.changes_features_at_start())
+    model.release()
+    return out
 
 
-def privacy_record(cfg: Config, found: dict, participated: dict[str, int], rounds_run: int) -> dict:
+def privacy_record(cfg: Config, found: dict, participated: dict[str, int], rounds_run: int,
+                   personal: dict[str, int] | None = None) -> dict:
     """Each node's (ε, δ) from the same plan its node applied (borderless.privacy): DP-SGD steps
-    (rounds it trained × local steps), rounds it took part in (local), or every round run (client)."""
+    (rounds it trained × local steps, plus its personal steps), rounds it took part in (local), or
+    every round run (client)."""
     from borderless.privacy.plan import paradigm_record, steps_taken
 
     if cfg.privacy.mechanism == "none":
         return {"enabled": False}
-    parties = {l: (int(found[l][1]["num_examples"]), steps_taken(cfg, participated[l], rounds_run))
+    parties = {l: (int(found[l][1]["num_examples"]),
+                   steps_taken(cfg, participated[l], rounds_run, (personal or {}).get(l, 0)))
                for l in cfg.data.languages}
     return {"enabled": True, **paradigm_record(cfg, "federated", parties, len(cfg.data.languages))}
 
 
-def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wire, round_s: list[float],
-                  wall_s: float, init: State, backbone_params: int, labels: list[str],
-                  rejected: list[dict] = (), participation: list[dict] = ()) -> dict:
+NOT_DEPLOYED = ("monolingual and centralized have no deployment form (one model per language on its own, or "
+                "every language's text pooled in one place); run them with `borderless run CONFIG` on the same "
+                "config and data")
+
+
+def _entry(cfg: Config, langs: list[str], test: dict, floor, stopping: dict, dev_score: dict,
+           extra: dict) -> dict:
+    """One paradigm as `borderless run` reports it (runner.paradigm_summary), from the nodes' scores."""
+    acc = {l: test[l]["accuracy"] for l in langs if l in test}
+    mean = sum(acc.values()) / len(acc)
+    worst = min(acc, key=acc.get)
+    out = {"test_accuracy": acc, "mean_accuracy": mean, "worst_language": worst, "worst_accuracy": acc[worst],
+           "zero_shot_accuracy": {}, "stopping": stopping, "probe_mean_accuracy": floor,
+           "below_probe": cfg.privacy.mechanism == "none" and mean < floor - 1e-9, **extra}
+    if dev_score and cfg.train.probe_candidate and len(acc) == len(langs):
+        out["dev_score"] = dev_score  # the dev criterion of the kept state: the probe competes on it (probe_selection)
+    return out
+
+
+def probe_summary(probe, langs: list[str]) -> dict:
+    from borderless.flower.federated_probe import summary
+
+    return summary(probe, langs)
+
+
+def write_results(folder: Path, cfg: Config, fed, personal, probes: dict, found: dict, wire, wall_s: float,
+                  initial: Initial, labels: list[str]) -> dict:
+    from borderless import probe_selection
+
     langs = list(cfg.data.languages)
     (folder / "plots").mkdir(parents=True, exist_ok=True)
     (folder / "config.toml").write_text(tomli_w.dumps(cfg.to_dict()))
-    save_file({k: v.contiguous() for k, v in result.state.items()}, str(folder / "final_state.safetensors"))
+    save_file({k: v.contiguous() for k, v in fed.chosen.state.items()}, str(folder / "final_state.safetensors"))
     participated = {l: len({r["round"] for r in wire.rows if r["direction"] == "up" and r["type"] == "train"
                             and r["language"] == l and not r.get("error")}) for l in langs}
     per_round = wire.totals()
     up = [b for l in langs for b in wire.train_bytes(l, "up")]
     down = [b for l in langs for b in wire.train_bytes(l, "down")]
-    acc = {l: test[l]["accuracy"] for l in langs if l in test}  # a node absent at the end has no test score
+    init = initial.state
+    rounds_run = fed.stopper["last_round"]
+    probe_bytes = probes["federated"].bytes_per_client
+    state_bytes = state_num_bytes(init)
+    paradigms = {"federated": _entry(cfg, langs, fed.test, probes["federated"].mean_test,
+                                     {"all": {"trained_rounds": fed.stopper["trained_rounds"],
+                                              "best_round": fed.stopper["best_round"]}},
+                                     {"all": fed.stopper["best_acc"]} if fed.stopper["active"] else {},
+                                     {"rounds_taken": rounds_run, "rejected_updates": list(fed.rejected),
+                                      "bytes_per_client_total": 2 * state_bytes * rounds_run + probe_bytes})}
+    personal_steps = {}
+    if personal is not None and personal.test:
+        personal_steps = {l: s["personal_trained"] for l, s in personal.steps.items()}
+        paradigms["federated_personal"] = _entry(
+            cfg, langs, personal.test, probes["federated_personal"].mean_test,
+            {**paradigms["federated"]["stopping"], **{l: {"personal_steps": s["personal_steps"]}
+                                                      for l, s in personal.steps.items()}},
+            personal.dev if cfg.train.stop == "dev" else {},
+            {"rounds_taken": rounds_run, "personal_saved_on_node": personal.saved_on_node,
+             "bytes_per_client_total": paradigms["federated"]["bytes_per_client_total"]})
+    majority = {l: float(found[l][1]["test_majority"]) for l in langs}
     summary = {
         "runtime": "flower deployment (SuperLink + one SuperNode per language)",
         "config": cfg.to_dict(),
@@ -60,31 +124,47 @@ def write_results(folder: Path, cfg: Config, result, test: dict, found: dict, wi
         "labels": labels,
         "nodes": {l: {"num_examples": int(found[l][1]["num_examples"])} for l in langs},
         "method": {"name": cfg.method.name, "trainable_parameters": state_num_params(init),
-                   "trainable_percent_of_backbone": 100.0 * state_num_params(init) / backbone_params},
-        "test_accuracy": acc,
-        "mean_accuracy": sum(acc.values()) / len(acc),
-        "worst_language": min(acc, key=acc.get),
-        "round_wall_s": [round(s, 2) for s in round_s],
-        "rejected_updates": list(rejected),  # refused by the server before aggregation, with why
+                   "trainable_percent_of_backbone": 100.0 * state_num_params(init) / initial.backbone_params},
+        "majority_class_accuracy": majority,
+        "probes": {k: probe_summary(v, langs) for k, v in probes.items() if k != "start"},
+        "head_init": ({"kind": "probe", "fitted_on": "the untrained prompt's features" if initial.changes_features_at_start
+                       else "frozen features (the method starts as the identity)",
+                       "weight_decay": probes["start"].weight_decay["all"],
+                       "dev_accuracy": probes["start"].dev_accuracy} if "start" in probes else {"kind": "random"}),
+        "paradigms": paradigms,
+        "not_deployed": NOT_DEPLOYED,
+        "round_wall_s": [round(x, 2) for x in fed.round_s],
+        "rounds_taken": rounds_run,
+        "rejected_updates": list(fed.rejected),  # refused by the server before aggregation, with why
         # per round: the clients whose update arrived, and the absent ones with why (federated.min_clients)
-        "participation": list(participation),
-        "absent_at_test": [l for l in langs if l not in test],
+        "participation": list(fed.participation),
+        "absent_at_test": [l for l in langs if l not in fed.test],
         "wall_s": round(wall_s, 1),
         "communication": {
-            "state_bytes": state_num_bytes(init),
+            "state_bytes": state_bytes,
             "measured": "protobuf-serialised message content, per client per round, as sent by Flower "
                         "(TLS and HTTP framing not included); train messages only, averaged over the client-rounds",
             "bytes_per_client_per_round_up": sum(up) / max(len(up), 1),
             "bytes_per_client_per_round_down": sum(down) / max(len(down), 1),
+            "probe_bytes_per_client": probe_bytes,  # measured: every probe message, up and down, per node
             "bytes_total": sum(r["bytes"] for r in wire.rows),
             "messages": len(wire.rows),
             "per_round": per_round,
         },
-        "privacy": {"dp": privacy_record(cfg, found, participated, getattr(result, "round", len(round_s))),
+        "privacy": {"dp": privacy_record(cfg, found, participated, rounds_run, personal_steps),
                     "secagg": ({"enabled": True, "protocol": "SecAgg+ (Flower SecAggPlusWorkflow + secaggplus_mod)",
                                 "server_sees": "only the example-weighted sum of the updates"}
                                if cfg.privacy.secagg else {"enabled": False})},
     }
+    complete = all(len(e["test_accuracy"]) == len(langs) for e in paradigms.values()) and \
+        all(not p["absent"] for p in summary["probes"].values())
+    if complete:  # the frozen probe competes on dev, as in `borderless run` (train.probe_candidate)
+        probe_selection.select(summary)
+    elif cfg.train.probe_candidate:
+        summary["probe_candidate_skipped"] = "a node was absent: the probe and the tuned state are not scored on the same languages"
+    top = summary["paradigms"]["federated"]
+    summary.update({"test_accuracy": top["test_accuracy"], "mean_accuracy": top["mean_accuracy"],
+                    "worst_language": top["worst_language"]})
     (folder / "results.json").write_text(json.dumps(summary, indent=2))
     _plots(folder, summary, langs)
     (folder / "report.md").write_text(report_markdown(summary))
@@ -129,6 +209,8 @@ def participation_lines(s: dict) -> list[str]:
 
 
 def report_markdown(s: dict) -> str:
+    from borderless import probe_selection
+
     c, f = s["communication"], s["config"]["federated"]
     lines = [
         "# Flower deployment", "",
@@ -136,17 +218,49 @@ def report_markdown(s: dict) -> str:
         f"({s['method']['trainable_parameters']:,} trainable parameters, "
         f"{s['method']['trainable_percent_of_backbone']:.4f} % of the backbone), {f['rounds']} rounds, "
         f"aggregator `{f['aggregator']}`.", "",
-        "| language | training examples (on its node) | test accuracy |", "|---|---:|---:|",
     ]
+    names = [n for n in ("federated", "federated_personal") if n in s["paradigms"]]
+    label = {"federated": "federated", "federated_personal": "federated + personal"}
+    probes, majority = s["probes"], s["majority_class_accuracy"]
+    lines += ["| language | training examples (on its node) | majority class | "
+              + " | ".join(f"{label[n]} (probe)" for n in names) + " |",
+              "|---|---:|---:|" + "---:|" * len(names)]
+
+    def cell(n: str, l: str) -> str:
+        acc = s["paradigms"][n]["test_accuracy"]
+        score = f"{100 * acc[l]:.1f}" if l in acc else "absent"
+        if n not in probes or l not in probes[n]["test_accuracy"]:
+            return score
+        return f"{score} ({100 * probes[n]['test_accuracy'][l]:.1f})"
+
     for l in s["languages"]:
-        score = f"{100 * s['test_accuracy'][l]:.1f}" if l in s["test_accuracy"] else "absent"
-        lines.append(f"| {l} | {s['nodes'][l]['num_examples']} | {score} |")
-    lines += ["", f"Mean test accuracy **{100 * s['mean_accuracy']:.1f} %**, worst {s['worst_language']}.", "",
+        lines.append(f"| {l} | {s['nodes'][l]['num_examples']} | {100 * majority[l]:.1f} | "
+                     + " | ".join(cell(n, l) for n in names) + " |")
+    lines.append(f"| **mean** | | {100 * sum(majority.values()) / len(majority):.1f} | " + " | ".join(
+        f"**{100 * s['paradigms'][n]['mean_accuracy']:.1f}** ({100 * s['paradigms'][n]['probe_mean_accuracy']:.1f})"
+        for n in names) + " |")
+    lines.append("")
+    for n in names:
+        e = s["paradigms"][n]
+        kept = probe_selection.describe(e)
+        flag = " ⚠ below its frozen-feature probe" if e.get("below_probe") else ""
+        lines.append(f"- {label[n]}: {100 * e['mean_accuracy']:.1f}{flag}"
+                     + (f"; dev selection kept {kept}" if kept else "")
+                     + (f"; stopped after round {e['stopping']['all']['trained_rounds']}, kept round "
+                        f"{e['stopping']['all']['best_round']}" if n == "federated" else "")
+                     + ("; each node's personal state stays on that node" if n == "federated_personal" else ""))
+    head = s.get("head_init") or {}
+    if head.get("kind") == "probe":
+        lines.append(f"- Heads start from the federated probe (LP-FT), fitted on {head['fitted_on']} over Flower "
+                     f"(weight decay {head['weight_decay']:g}).")
+    lines += [f"- {s['not_deployed'][0].upper()}{s['not_deployed'][1:]}.", "",
+              f"Mean test accuracy **{100 * s['mean_accuracy']:.1f} %**, worst {s['worst_language']}.", "",
               "## Wire", "",
               f"Measured from Flower's messages ({c['measured']}): **{c['bytes_per_client_per_round_up']:,.0f} bytes "
               f"up and {c['bytes_per_client_per_round_down']:,.0f} bytes down per client per round**; the raw "
-              f"trainable state is {c['state_bytes']:,} bytes. {c['messages']} messages, {c['bytes_total']:,} bytes "
-              "in all (including the node queries and evaluations).", "",
+              f"trainable state is {c['state_bytes']:,} bytes. The federated probe cost each node "
+              f"{c.get('probe_bytes_per_client', 0):,} bytes (heads only). {c['messages']} messages, "
+              f"{c['bytes_total']:,} bytes in all (including the node queries, probes and evaluations).", "",
               f"Wall time per round: {', '.join(f'{x:.1f}' for x in s['round_wall_s'])} s; whole run {s['wall_s']} s.",
               *participation_lines(s),
               "", "## Privacy", ""]

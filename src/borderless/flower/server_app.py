@@ -9,9 +9,12 @@ save every reply's arrays as the server received them).
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import statistics
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from logging import ERROR, INFO
 from pathlib import Path
 
@@ -221,9 +224,8 @@ def serve(grid, cfg: Config, output: Path, keep_messages: bool = False,
         (output / STOPPED).unlink(missing_ok=True)
     wire = WireLog(output / "wire.jsonl", output / "messages" if keep_messages else None)
     if saved is not None and (output / "wire.jsonl").exists():
-        done = saved["current"]["record"]["carry"]["round"] if saved.get("current") else 0
         wire.rows = [r for r in (json.loads(x) for x in (output / "wire.jsonl").read_text().splitlines() if x.strip())
-                     if r["round"] <= done]
+                     if r["round"] <= _rounds_done(saved, cfg)]
     ckpt = Checkpointer(output, cfg.to_dict(), saved, metrics_position=lambda: metrics.stat().st_size)
     grid = RecordingGrid(grid, wire, cfg.deploy.poll_interval_s)
     t_start = time.perf_counter()
@@ -233,6 +235,19 @@ def serve(grid, cfg: Config, output: Path, keep_messages: bool = False,
         wire.write()  # what crossed the wire, also when the run failed
     (output / NAME).unlink(missing_ok=True)  # a finished run leaves no checkpoint
     return summary
+
+
+def _rounds_done(saved: dict, cfg: Config) -> int:
+    """The last wire round whose messages a resumed run keeps: the probes (round 0) once fitted, the
+    rounds the checkpoint holds, the final evaluation once the federated paradigm finished."""
+    cur, finished = saved.get("current"), saved.get("finished", {})
+    if "federated_personal" in finished:
+        return cfg.federated.rounds + 2
+    if "federated" in finished:
+        return cfg.federated.rounds + 1
+    if cur and cur["paradigm"] == "federated":
+        return cur["record"]["carry"]["round"]
+    return 0 if "probes" in finished else -1
 
 
 def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, ckpt) -> dict:
@@ -246,36 +261,111 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
     for lang, (_, info) in found.items():
         if list(info["labels"]) != list(labels):
             raise DeploymentError(f"{lang}: its labels {info['labels']} differ from {cfg.data.languages[0]}'s {labels}")
-    init, backbone_params = initial_state(cfg, list(labels))
+    initial = initial_state(cfg, list(labels))
+    init = initial.state
+    num_examples = {lang: int(info["num_examples"]) for lang, (_, info) in found.items()}
     distances = language_distances(cfg, list(cfg.data.languages))
-    if cfg.privacy.secagg:
-        from borderless.flower.secagg import secagg_fit_many
-
-        fit_many = secagg_fit_many(grid, nodes.by_lang, init, cfg, max(int(i['num_examples']) for _, i in found.values()))
-    else:
-        fit_many = plain_fit_many(nodes, init, cfg)
 
     metrics_fh = (output / "metrics.jsonl").open("a", encoding="utf-8")
 
     def sink(row: dict) -> None:
-        metrics_fh.write(json.dumps(row) + "\n")
+        metrics_fh.write(json.dumps({"runtime": "flower", **row}) + "\n")
         metrics_fh.flush()
 
-    result, round_s, rejected = None, [], []
+    try:
+        wire.round = 0
+        probes = fit_probes(nodes, cfg, ckpt, initial, len(labels), num_examples, say, wire)
+        begin = dict(init)
+        if cfg.method.probe_init:  # LP-FT: the federation starts from the federated probe's head
+            start_head = probes["start"].heads[cfg.data.languages[0]]
+            begin.update({k: v.clone() for k, v in start_head.items() if k in begin})
+        if cfg.privacy.secagg:
+            from borderless.flower.secagg import secagg_fit_many
+
+            fit_many = secagg_fit_many(grid, nodes.by_lang, init, cfg, max(num_examples.values()))
+        else:
+            fit_many = plain_fit_many(nodes, init, cfg)
+        fed = federated(nodes, wire, cfg, ckpt, fit_many, begin, distances, num_examples, sink, say)
+        personal = (federated_personal(nodes, wire, cfg, ckpt, fed, sink, say)
+                    if "federated_personal" in cfg.run.paradigms else None)
+    finally:
+        metrics_fh.close()
+    summary = write_results(output, cfg, fed, personal, probes, found, wire, time.perf_counter() - t_start,
+                            initial, list(labels))
+    say(f"done: mean test accuracy {summary['mean_accuracy']:.3f}; results in {output}")
+    return summary
+
+
+def fit_probes(nodes: Nodes, cfg: Config, ckpt, initial, num_labels: int, num_examples: dict[str, int], say,
+               wire: WireLog) -> dict:
+    """The federated probe on the nodes' frozen features (the floor), its personalised form (the floor
+    of federated + personal), and under LP-FT the head the federation starts from (for a soft prompt,
+    fitted on the untrained prompt's features). Saved in the checkpoint once fitted."""
+    from borderless.flower import federated_probe as fp
+
+    done = ckpt.finished("probes")
+    if done is not None:
+        return {k: fp.from_record(v) for k, v in done.items()}
+    t0 = time.perf_counter()
+    kinds = ["frozen"] + (["start"] if cfg.method.probe_init and initial.changes_features_at_start else [])
+    fitted = fp.fit(nodes, cfg, kinds, num_labels, initial.hidden, num_examples)
+    probes = {"federated": fitted["frozen"]}
+    if "federated_personal" in cfg.run.paradigms:
+        probes["federated_personal"] = fp.personalised(nodes, cfg, probes["federated"])
+    if cfg.method.probe_init:  # LP-FT: on the untrained prompt's features, or the frozen ones (LoRA, full)
+        probes["start"] = fitted.get("start", fitted["frozen"])
+    for p in probes.values():
+        p.bytes_per_client = fp.measured_bytes(wire, list(cfg.data.languages))
+    say(f"federated probe: mean test accuracy {100 * probes['federated'].mean_test:.1f} "
+        f"(weight decay {probes['federated'].weight_decay['all']:g}), {time.perf_counter() - t0:.1f} s")
+    ckpt.finish("probes", {k: fp.to_record(v) for k, v in probes.items()})
+    return probes
+
+
+@dataclass
+class Federated:
+    """What the federated paradigm kept: the chosen round (the best on dev, or the last), its test
+    scores, and the facts results.json reports."""
+
+    chosen: object  # RoundResult (or the untrained start under dev stopping)
+    test: dict[str, dict]
+    stopper: dict  # DevStopper.record() plus its facts
+    trained: dict[str, int]  # rounds each client trained
+    round_s: list[float]
+    rejected: list[dict]
+    participation: list[dict]
+
+
+def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: State, distances,
+              num_examples: dict[str, int], sink, say) -> Federated:
+    """borderless's own round loop over Flower, with `borderless run`'s stopping rule: the nodes'
+    dev accuracies of the global state every ``federated.eval_every`` rounds (and before round 1),
+    their mean kept by a DevStopper, the best state restored at the end. Checkpointed every round."""
+    from borderless.paradigms import DevStopper, _Initial, round_from_record
+
+    done = ckpt.finished("federated")
+    if done is not None:
+        return Federated(round_from_record(done["chosen"]), done["test"], done["stopper"], done["trained"],
+                         done["round_s"], done["rejected"], done["participation"])
+    langs = list(cfg.data.languages)
+    stopper = DevStopper(cfg)
+    result, round_s, rejected, stop, carry = None, [], [], False, None
     saved = ckpt.resumed("federated")
     if saved is not None:
         round_s, rejected, nodes.log = list(saved["round_s"]), list(saved["rejected"]), list(saved["participation"])
-        say(f"resuming after round {saved['carry']['round']} of {cfg.federated.rounds}")
-    try:
+        stopper.restore(saved["stopper"], round_from_record)
+        stop, carry, result = saved["stopped"], saved["carry"], round_from_record(saved["result"])
+        say(f"resuming after round {carry['round']} of {cfg.federated.rounds}")
+    elif stopper.active:  # round 0: the untrained start is a stopping candidate, as in `borderless run`
+        initial = _Initial(0, begin)
+        dev = evaluate_all(nodes, lambda lang: begin, "dev", cfg)
+        for lang, m in dev.items():
+            sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
+        stopper.update(0, statistics.fmean(dev[l]["accuracy"] for l in langs if l in dev), lambda: initial)
+    if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
+        rounds = federate(langs, fit_many, begin, cfg.train, cfg.federated, cfg.run.seed, distances, num_examples,
+                          resume=carry, privacy=server_privacy(cfg, len(langs), None))  # client-level DP: OS noise
         t_round = time.perf_counter()
-        rounds = federate(list(cfg.data.languages), fit_many, init, cfg.train, cfg.federated, cfg.run.seed, distances,
-                          {lang: int(info["num_examples"]) for lang, (_, info) in found.items()},
-                          resume=saved["carry"] if saved else None,
-                          privacy=server_privacy(cfg, len(cfg.data.languages), None))  # client-level DP: noise from the OS
-        if saved is not None and saved["carry"]["round"] >= cfg.federated.rounds:
-            from borderless.paradigms import round_from_record
-
-            result = round_from_record(saved["result"])
         while True:
             wire.round = (result.round + 1) if result else 1
             try:
@@ -284,36 +374,92 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
                 break
             round_s.append(time.perf_counter() - t_round)
             for u in result.updates:
-                sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "client": u.client_id,
+                sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
                       "num_examples": u.num_examples, **u.metrics})
             for r in result.rejected:
                 rejected.append(r.as_dict())
                 say(f"round {r.round}: refused the update of {r.client_id}: {r.reason}")
-                sink({"paradigm": "federated", "runtime": "flower", "rejected": True, **r.as_dict()})
+                sink({"paradigm": "federated", "rejected": True, **r.as_dict()})
             for lang in result.absent:
-                sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "client": lang,
+                sink({"paradigm": "federated", "round": result.round, "client": lang,
                       "absent": nodes.absent.get(lang, "no reply")})
             say(f"round {result.round}/{cfg.federated.rounds}: {round_s[-1]:.1f} s, "
                 f"{len(result.updates)} of {len(result.updates) + len(result.absent)} sampled clients answered, "
                 f"{sum(r['bytes'] for r in wire.rows if r['round'] == result.round)} bytes on the wire")
+            stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
-                for lang, m in evaluate_all(nodes, _state_for(result), "dev", cfg).items():
-                    sink({"paradigm": "federated", "runtime": "flower", "round": result.round, "lang": lang,
-                          "split": "dev", **m})
-            ckpt.save("federated", {"carry": result.carry, "result": round_record(result), "round_s": round_s,
-                                    "rejected": rejected, "participation": nodes.log})
+                dev = evaluate_all(nodes, _state_for(result), "dev", cfg)
+                for lang, m in dev.items():
+                    sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
+                stop = stopper.update(result.round, statistics.fmean(dev[l]["accuracy"] for l in langs if l in dev),
+                                      lambda r=result: r)
+            carry = result.carry
+            ckpt.save("federated", {"carry": carry, "result": round_record(result), "round_s": round_s,
+                                    "rejected": rejected, "participation": nodes.log,
+                                    "stopper": stopper.record(round_record), "stopped": stop})
+            if stop:
+                say(f"stopping after round {result.round}: no dev gain in {cfg.train.patience} evaluations; "
+                    f"keeping round {stopper.best_round}")
+                break
             t_round = time.perf_counter()
-        wire.round = cfg.federated.rounds + 1  # the final evaluation
-        test = evaluate_all(nodes, _state_for(result), "test", cfg)
-        for lang, m in test.items():
-            sink({"paradigm": "federated", "runtime": "flower", "round": cfg.federated.rounds, "lang": lang,
-                  "split": "test", **m})
-    finally:
-        metrics_fh.close()
-    summary = write_results(output, cfg, result, test, found, wire, round_s, time.perf_counter() - t_start,
-                            init, backbone_params, list(labels), rejected, nodes.log)
-    say(f"done: mean test accuracy {summary['mean_accuracy']:.3f}; results in {output}")
-    return summary
+        rounds.close()
+    chosen = stopper.best if (stopper.active and stopper.best is not None) else result
+    wire.round = cfg.federated.rounds + 1  # the final evaluation
+    test = evaluate_all(nodes, _state_for(chosen), "test", cfg)
+    for lang, m in test.items():
+        sink({"paradigm": "federated", "round": chosen.round, "lang": lang, "split": "test", **m})
+    facts = {k: v for k, v in stopper.record().items() if k != "best"}
+    out = Federated(chosen, test, {**facts, **stopper.facts(), "active": stopper.active},
+                    dict(carry["trained"]) if carry else {}, round_s, rejected, nodes.log)
+    ckpt.finish("federated", {"chosen": round_record(chosen), "test": test, "stopper": out.stopper,
+                              "trained": out.trained, "round_s": round_s, "rejected": rejected,
+                              "participation": nodes.log})
+    return out
+
+
+@dataclass
+class PersonalScores:
+    """Federated + personal: each node's scores (its state stays on the node)."""
+
+    test: dict[str, dict]
+    dev: dict[str, float]
+    steps: dict[str, dict[str, int]]  # language → personal_steps (kept), personal_trained
+    saved_on_node: dict[str, bool]
+
+
+def federated_personal(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fed: Federated, sink, say) -> PersonalScores:
+    """Each node adapts the federation's chosen state on its own data, where federated training left
+    its batch stream, and keeps the best state on its own dev split (borderless.paradigms.personalise).
+    All nodes adapt at once; only scores come back."""
+    done = ckpt.finished("federated_personal")
+    if done is not None:
+        return PersonalScores(**done)
+    wire.round = cfg.federated.rounds + 2
+    state_for = _state_for(fed.chosen)
+    msgs, sent = [], {}
+    for lang, nid in nodes.by_lang.items():
+        sent[nid] = lang
+        before = fed.trained.get(lang, 0) * cfg.train.local_steps
+        settings = records.round_settings(cfg.federated.rounds + 1, cfg.run.seed, before)
+        msgs.append(Message(records.train_instruction(state_for(lang), settings), dst_node_id=nid,
+                            message_type="train.personal", ttl=cfg.deploy.round_timeout_s))
+    by_node = nodes.exchange(msgs, sent, "personal adaptation", cfg.federated.min_clients or None)
+    out = PersonalScores({}, {}, {}, {})
+    for nid, reply in by_node.items():
+        lang, m = sent[nid], records.read_metrics(reply.content)
+        out.test[lang] = {k[5:]: v for k, v in m.items() if k.startswith("test.")}
+        out.dev[lang] = m["dev_accuracy"]
+        out.steps[lang] = {"personal_steps": int(m["personal_steps"]), "personal_trained": int(m["personal_trained"])}
+        out.saved_on_node[lang] = bool(m["saved_on_node"])
+        for k, v in m.items():
+            if k.startswith("dev_at."):
+                sink({"paradigm": "federated_personal", "client": lang, "personal_step": int(k[7:]), "lang": lang,
+                      "split": "dev", "accuracy": v})
+        sink({"paradigm": "federated_personal", "lang": lang, "split": "test", **out.test[lang]})
+    say("personal adaptation: " + ", ".join(f"{l} {100 * out.test[l]['accuracy']:.1f} "
+                                             f"({out.steps[l]['personal_steps']} steps)" for l in out.test))
+    ckpt.finish("federated_personal", dataclasses.asdict(out))
+    return out
 
 
 def _state_for(result) -> Callable[[str], State]:

@@ -5,21 +5,24 @@ and the majority class; equal or not, said in numbers.
     .venv/bin/borderless run configs/demo.toml -o docs/results/deploy_v2/in_process \\
         --set 'run.paradigms=["federated", "federated_personal"]'
     .venv/bin/borderless deploy local configs/demo.toml -o docs/results/deploy_v2/flower
-    .venv/bin/python scripts/deploy_v2_report.py [docs/results/deploy_v2]
+    .venv/bin/python scripts/deploy_v2_report.py [docs/results/deploy_v2] [--run in_process --deploy flower]
+
+``--run`` / ``--deploy`` name the two results folders inside it; the comparison is written to
+comparison[_<deploy>].md / .json.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 from pathlib import Path
 
 NAMES = {"federated": "federated", "federated_personal": "federated + personal"}
 
 
-def compare(folder: Path) -> tuple[str, dict]:
-    ref = json.loads((folder / "in_process" / "results.json").read_text())
-    dep = json.loads((folder / "flower" / "results.json").read_text())
+def compare(folder: Path, run: str = "in_process", deploy: str = "flower") -> tuple[str, dict]:
+    ref = json.loads((folder / run / "results.json").read_text())
+    dep = json.loads((folder / deploy / "results.json").read_text())
     langs = dep["languages"]
     out = {"equal": {}, "max_abs_diff": {}}
     lines = ["| language | majority class | " + " | ".join(
@@ -58,10 +61,16 @@ def compare(folder: Path) -> tuple[str, dict]:
 
 
 def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/results/deploy_v2")
-    table, facts = compare(folder)
-    (folder / "comparison.md").write_text(table + "\n")
-    (folder / "comparison.json").write_text(json.dumps(facts, indent=2) + "\n")
+    ap = argparse.ArgumentParser()
+    ap.add_argument("folder", nargs="?", default="docs/results/deploy_v2")
+    ap.add_argument("--run", default="in_process")
+    ap.add_argument("--deploy", default="flower")
+    args = ap.parse_args()
+    folder = Path(args.folder)
+    table, facts = compare(folder, args.run, args.deploy)
+    name = "comparison" if args.deploy == "flower" else f"comparison_{args.deploy}"
+    (folder / f"{name}.md").write_text(table + "\n")
+    (folder / f"{name}.json").write_text(json.dumps(facts, indent=2) + "\n")
     print(table)
     print(json.dumps(facts))
 

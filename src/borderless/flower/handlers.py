@@ -138,7 +138,7 @@ def save_personal_state(s: NodeSetup, out) -> None:
 
     folder = s.states_dir / s.language
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_files.save_safetensors({k: v.contiguous() for k, v in out.state.items()}, folder / "personal_state.safetensors")
+    atomic_files.save_safetensors(out.state, folder / "personal_state.safetensors")
     atomic_files.write_text(folder / "personal_state.json", json.dumps({
         "language": s.language, "method": s.cfg.method.name, "backbone": s.cfg.backbone.name,
         "personal_steps": out.best_step, "dev_accuracy": out.dev_accuracy, "test": out.test,

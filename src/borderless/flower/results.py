@@ -26,7 +26,6 @@ class Initial:
     state: State
     backbone_params: int
     hidden: int
-    head_names: set[str]
     changes_features_at_start: bool  # an untrained prompt moves the features: the LP-FT head is fitted on them
 
 
@@ -38,7 +37,7 @@ def initial_state(cfg: Config, labels: list[str]) -> Initial:
     backbone = load_configured(cfg.backbone)
     model = build_for(backbone, labels, cfg.method, cfg.run.seed)
     out = Initial(trainable_state(model), backbone.num_parameters(), backbone.hidden_size,
-                  model.head_parameter_names(), model.changes_features_at_start())
+                  model.changes_features_at_start())
     model.release()
     return out
 
@@ -77,15 +76,10 @@ def _entry(cfg: Config, langs: list[str], test: dict, floor, stopping: dict, dev
     return out
 
 
-def probe_summary(probe, langs: list[str]) -> dict:
-    from borderless.flower.federated_probe import summary
-
-    return summary(probe, langs)
-
-
 def write_results(folder: Path, cfg: Config, fed, personal, probes: dict, found: dict, wire, wall_s: float,
                   initial: Initial, labels: list[str]) -> dict:
     from borderless import probe_selection
+    from borderless.flower.federated_probe import summary as probe_summary
 
     langs = list(cfg.data.languages)
     (folder / "plots").mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ from borderless.federated.simulation import ClientUpdate, FitRequest, federate
 from borderless.flower import records
 from borderless.flower.node import check_deployable, config_from_run_config
 from borderless.flower.wire import RecordingGrid, WireLog
-from borderless.paradigms import dev_eval_due, round_record
+from borderless.paradigms import Start, dev_eval_due, round_record
 from borderless.tuning.state import State
 
 app = ServerApp()
@@ -275,10 +275,8 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
     try:
         wire.round = 0
         probes = fit_probes(nodes, cfg, ckpt, initial, len(labels), num_examples, say, wire)
-        begin = dict(init)
-        if cfg.method.probe_init:  # LP-FT: the federation starts from the federated probe's head
-            start_head = probes["start"].heads[cfg.data.languages[0]]
-            begin.update({k: v.clone() for k, v in start_head.items() if k in begin})
+        # LP-FT: the federation starts from the federated probe's head, as `borderless run` starts it
+        begin = Start(init, {"federated": probes["start"]} if cfg.method.probe_init else None).state("federated")
         if cfg.privacy.secagg:
             from borderless.flower.secagg import secagg_fit_many
 
@@ -314,8 +312,9 @@ def fit_probes(nodes: Nodes, cfg: Config, ckpt, initial, num_labels: int, num_ex
         probes["federated_personal"] = fp.personalised(nodes, cfg, probes["federated"])
     if cfg.method.probe_init:  # LP-FT: on the untrained prompt's features, or the frozen ones (LoRA, full)
         probes["start"] = fitted.get("start", fitted["frozen"])
+    measured = fp.measured_bytes(wire, list(cfg.data.languages))
     for p in probes.values():
-        p.bytes_per_client = fp.measured_bytes(wire, list(cfg.data.languages))
+        p.bytes_per_client = measured
     say(f"federated probe: mean test accuracy {100 * probes['federated'].mean_test:.1f} "
         f"(weight decay {probes['federated'].weight_decay['all']:g}), {time.perf_counter() - t0:.1f} s")
     ckpt.finish("probes", {k: fp.to_record(v) for k, v in probes.items()})
@@ -349,6 +348,14 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
                          done["round_s"], done["rejected"], done["participation"])
     langs = list(cfg.data.languages)
     stopper = DevStopper(cfg)
+
+    def mean_dev(rnd: int, state_for: Callable[[str], State]) -> float:
+        """The nodes' dev accuracies of the state after round ``rnd``, logged; their mean is the criterion."""
+        dev = evaluate_all(nodes, state_for, "dev", cfg)
+        for lang, m in dev.items():
+            sink({"paradigm": "federated", "round": rnd, "lang": lang, "split": "dev", **m})
+        return statistics.fmean(dev[l]["accuracy"] for l in langs if l in dev)
+
     result, round_s, rejected, stop, carry = None, [], [], False, None
     saved = ckpt.resumed("federated")
     if saved is not None:
@@ -358,10 +365,7 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
         say(f"resuming after round {carry['round']} of {cfg.federated.rounds}")
     elif stopper.active:  # round 0: the untrained start is a stopping candidate, as in `borderless run`
         initial = _Initial(0, begin)
-        dev = evaluate_all(nodes, lambda lang: begin, "dev", cfg)
-        for lang, m in dev.items():
-            sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
-        stopper.update(0, statistics.fmean(dev[l]["accuracy"] for l in langs if l in dev), lambda: initial)
+        stopper.update(0, mean_dev(0, lambda lang: begin), lambda: initial)
     if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
         rounds = federate(langs, fit_many, begin, cfg.train, cfg.federated, cfg.run.seed, distances, num_examples,
                           resume=carry, privacy=server_privacy(cfg, len(langs), None))  # client-level DP: OS noise
@@ -388,11 +392,7 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
                 f"{sum(r['bytes'] for r in wire.rows if r['round'] == result.round)} bytes on the wire")
             stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
-                dev = evaluate_all(nodes, _state_for(result), "dev", cfg)
-                for lang, m in dev.items():
-                    sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
-                stop = stopper.update(result.round, statistics.fmean(dev[l]["accuracy"] for l in langs if l in dev),
-                                      lambda r=result: r)
+                stop = stopper.update(result.round, mean_dev(result.round, _state_for(result)), lambda r=result: r)
             carry = result.carry
             ckpt.save("federated", {"carry": carry, "result": round_record(result), "round_s": round_s,
                                     "rejected": rejected, "participation": nodes.log,

@@ -40,7 +40,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "sib200"  # sib200 | masakhanews | xnli | nusax | americasnli | folder (borderless.data.presets)
+    dataset: str = "sib200"  # sib200 | masakhanews | xnli | nusax | americasnli | masakhaner | masakhapos | pawsx | folder
     path: str = ""  # empty: ../shared/data/<dataset's folder> beside the repo (sib200: $BORDERLESS_DATA first)
     languages: tuple[str, ...] = ("eng_Latn", "hau_Latn")
     max_train_per_language: int = 0  # 0 = all; else a seeded stratified subsample
@@ -78,6 +78,9 @@ class DataConfig:
     carve_dev_fraction: float = 0.0  # 0 = the preset's (0.2)
     # the carve keeps rows sharing their text on one side (XNLI's preset: a premise's hypotheses)
     carve_by_text: bool | None = None
+    carve_test_fraction: float = 0.0  # > 0: test is carved from carve_from too; 0 = the preset's
+    carve_by_id: bool | None = None  # carve by a seeded hash of the row id (parallel files: the same rows everywhere)
+    tag_column: int | None = None  # conll: the tag's column, 0-based (-1 = the last)
     skip_empty: bool | None = None  # rows with an empty text are skipped (and counted in the report) instead of refused
 
 
@@ -579,6 +582,12 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
 
 
+def preset_format(dataset: str) -> str:
+    from borderless.data.presets import PRESETS
+
+    return PRESETS[dataset].format if dataset in PRESETS else ""
+
+
 def _validate_dataset(d: DataConfig, bad) -> None:
     from borderless.data.folder import FORMATS, SPLITS
     from borderless.data.presets import DATASETS
@@ -611,6 +620,20 @@ def _validate_dataset(d: DataConfig, bad) -> None:
         bad("data.carve_from", f"must name a split ({', '.join(SPLITS)})")
     if not 0.0 <= d.carve_dev_fraction < 1.0:
         bad("data.carve_dev_fraction", "must be in (0, 1); 0 keeps the preset's")
+    if not 0.0 <= d.carve_test_fraction < 1.0:
+        bad("data.carve_test_fraction", "must be in (0, 1); 0 keeps the preset's")
+    conll = (d.format or preset_format(d.dataset)) == "conll"
+    if d.tag_column is not None and not conll:
+        bad("data.tag_column", "names a CoNLL file's tag column; set data.format = \"conll\" or drop it")
+    if conll:
+        for key in ("text_columns", "pair_column", "label_column", "id_column", "columns", "header", "quoting",
+                    "carve_by_text", "skip_empty"):
+            if getattr(d, key):
+                bad(f"data.{key}", "a CoNLL file has no named columns: the word is column 0 and the tag "
+                    "data.tag_column; drop this key")
+        if d.partition == "dirichlet":
+            bad("data.partition", "dirichlet skews each client's sentence labels; a token task's sentences have "
+                "none (their words do): use language, iid or size_skew")
 
 
 def _validate_privacy(c: Config, bad) -> None:

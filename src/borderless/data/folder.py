@@ -16,6 +16,7 @@ The presets (sib200, masakhanews, xnli, nusax, americasnli) are FolderFormats in
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import glob
 import io
@@ -30,7 +31,7 @@ from borderless.data.sampling import grouped_cap, stratified_cap
 from borderless.data.types import Example, LabelSet, LanguageData
 
 SPLITS = ("train", "dev", "test")
-FORMATS = ("tsv", "csv", "jsonl")
+FORMATS = ("tsv", "csv", "jsonl", "conll")
 csv.field_size_limit(sys.maxsize)  # news articles exceed the csv module's 128 KiB default
 
 
@@ -42,7 +43,8 @@ class DataError(ValueError):
 class FolderFormat:
     name: str = "folder"
     splits: dict[str, str] = field(default_factory=dict)  # split → path template under the root, with {lang}
-    format: str = "tsv"  # tsv | csv | jsonl
+    format: str = "tsv"  # tsv | csv | jsonl | conll (a word and its tag per line: token tasks)
+    tag_column: int = -1  # conll: the tag's column, 0-based (-1 = the last); the word is column 0
     header: bool = True  # tsv/csv: the first line names the columns
     columns: tuple[str, ...] = ()  # tsv/csv without a header: the column names, in order
     text_columns: tuple[str, ...] = ("text",)  # joined with a space
@@ -54,7 +56,12 @@ class FolderFormat:
     fallback: dict[str, str] = field(default_factory=dict)  # split → template read where the split's own file is missing
     carve_from: str = ""  # a split whose file is cut into train and dev (XNLI: dev/), seeded and stratified
     carve_dev_fraction: float = 0.2
+    carve_test_fraction: float = 0.0  # > 0: the test split is carved from carve_from too (PAWS-X: its test file has no labels)
     carve_seed: int = 0
+    # the carve by row id, not stratified: a seeded hash of each row's id decides its side, so parallel
+    # files (the same id is the same sentence) are cut into the same rows in every language, whatever
+    # their labels (PAWS-X translations sometimes disagree on one)
+    carve_by_id: bool = False
     # the carve keeps examples that share their text on one side (XNLI: a premise and its three
     # hypotheses, one per label; split row by row, dev premises are in training with the other labels)
     carve_by_text: bool = False
@@ -63,9 +70,15 @@ class FolderFormat:
     note: str = ""  # one line for people: where the data comes from
 
     def template(self, split: str) -> str | None:
-        if self.carve_from and split in ("train", "dev"):
+        if split in self.carved():
             return self.splits.get(self.carve_from)
         return self.splits.get(split)
+
+    def carved(self) -> tuple[str, ...]:
+        """The splits cut out of ``carve_from``'s file."""
+        if not self.carve_from:
+            return ()
+        return ("train", "dev", "test") if self.carve_test_fraction > 0 else ("train", "dev")
 
 
 def _where(fmt: FolderFormat) -> str:
@@ -241,6 +254,39 @@ def read_split(path: Path, fmt: FolderFormat, lang: str, labels: LabelSet | None
     return out
 
 
+def read_conll_split(path: Path, fmt: FolderFormat, lang: str, labels: LabelSet | None,
+                     labels_path: Path | None, notes: list[str]) -> list[tuple[int, list[str], Example]]:
+    """(line, tag names, example without tag indices) per sentence of a CoNLL split file."""
+    from borderless.data.conll import is_bio, read_conll, repair_bio
+
+    if not path.exists():
+        raise DataError(f"{path}: missing; {_where(fmt)} needs it for {lang}")
+    sentences = read_conll(read_text(path), path, fmt.tag_column)
+    if not sentences:
+        raise DataError(f"{path}: no sentences; a CoNLL file has one 'word tag' line per word and a blank line "
+                        "between sentences")
+    if labels is not None:
+        for lineno, words, tags in sentences:
+            for k, t in enumerate(tags):
+                if t not in labels.index:
+                    raise DataError(f"{path}:{lineno + k}: tag {t!r} is not in {labels_path.name if labels_path else 'the labels'} "
+                                    f"({', '.join(labels.names)}); fix the line or add the tag to {labels_path}")
+    bio = is_bio(t for _, _, tags in sentences for t in tags) or (labels is not None and is_bio(labels.names))
+    fixed = broken = 0
+    out = []
+    for lineno, words, tags in sentences:
+        if bio:
+            tags, n = repair_bio(tags)
+            fixed += n
+            broken += n > 0
+        out.append((lineno, tags, Example(uid=f"{lang}/{lineno}", text=" ".join(words), label=0, lang=lang,
+                                          words=tuple(words))))
+    if fixed:
+        notes.append(f"{lang}: {fixed} tag(s) in {broken} sentence(s) of {path.name} began an entity with I- "
+                     "(no B- before it); read as B-, as seqeval's default (conlleval) reading does")
+    return out
+
+
 def _split_path(root: Path, fmt: FolderFormat, split: str, lang: str, notes: list[str]) -> Path:
     template = fmt.template(split)
     if template is None:
@@ -262,31 +308,71 @@ def load_language(root: Path, lang: str, fmt: FolderFormat, train: bool = True) 
     labels_path = root / fmt.labels_file.format(lang=lang) if fmt.labels_file else None
     labels = read_labels(labels_path) if labels_path else None
     wanted = ("train", "dev", "test") if train else ("dev", "test")
-    rows: dict[str, list[tuple[int, str, Example]]] = {}
+    read = read_conll_split if fmt.format == "conll" else read_split
+    rows: dict[str, list] = {}
     if fmt.carve_from:
         path = _split_path(root, fmt, "dev", lang, notes)
-        rows["_carved"] = read_split(path, fmt, lang, labels, labels_path, notes)
+        rows["_carved"] = read(path, fmt, lang, labels, labels_path, notes)
     for split in wanted:
-        if fmt.carve_from and split in ("train", "dev"):
+        if split in fmt.carved():
             continue
-        rows[split] = read_split(_split_path(root, fmt, split, lang, notes), fmt, lang, labels, labels_path, notes)
-    if labels is None:
-        labels = LabelSet(tuple(sorted({name for r in rows.values() for _, name, _ in r})))
-    examples = {s: [Example(ex.uid, ex.text, labels.index[name], lang, ex.text_pair) for _, name, ex in r]
-                for s, r in rows.items()}
+        rows[split] = read(_split_path(root, fmt, split, lang, notes), fmt, lang, labels, labels_path, notes)
+    if fmt.format == "conll":
+        if labels is None:
+            labels = LabelSet(tuple(sorted({t for r in rows.values() for _, tags, _ in r for t in tags})))
+        examples = {s: [dataclasses.replace(ex, tags=tuple(labels.index[t] for t in tags)) for _, tags, ex in r]
+                    for s, r in rows.items()}
+    else:
+        if labels is None:
+            labels = LabelSet(tuple(sorted({name for r in rows.values() for _, name, _ in r})))
+        examples = {s: [Example(ex.uid, ex.text, labels.index[name], lang, ex.text_pair) for _, name, ex in r]
+                    for s, r in rows.items()}
     if fmt.carve_from:
-        carved = examples.pop("_carved")
-        n_dev = max(1, round(fmt.carve_dev_fraction * len(carved)))
-        dev = (grouped_cap(carved, [ex.text for ex in carved], n_dev, fmt.carve_seed) if fmt.carve_by_text
-               else stratified_cap(carved, n_dev, fmt.carve_seed))
-        chosen = {ex.uid for ex in dev}
-        examples["dev"] = dev
-        if train:
-            examples["train"] = [ex for ex in carved if ex.uid not in chosen]
-        notes.append(f"{lang}: train and dev carved from {fmt.template('dev').format(lang=lang)} "
-                     f"({len(carved) - len(dev)} / {len(dev)} rows, stratified, seed {fmt.carve_seed}"
-                     + (", rows sharing a text kept on one side" if fmt.carve_by_text else "") + ")")
+        examples.update(carve(examples.pop("_carved"), fmt, lang, train, notes))
     return LanguageData(lang, labels, examples.get("train", []), examples["dev"], examples["test"], None, tuple(notes))
+
+
+def carve(rows: list[Example], fmt: FolderFormat, lang: str, train: bool, notes: list[str]) -> dict[str, list[Example]]:
+    """``carve_from``'s rows cut into dev (and test, with ``carve_test_fraction``) and train: by a seeded
+    hash of the row id (``carve_by_id``), else stratified by label (rows sharing a text together with
+    ``carve_by_text``)."""
+    n = len(rows)
+    n_dev = max(1, round(fmt.carve_dev_fraction * n))
+    n_test = max(1, round(fmt.carve_test_fraction * n)) if fmt.carve_test_fraction > 0 else 0
+    if n_dev + n_test >= n:
+        raise DataError(f"{fmt.template('dev').format(lang=lang)}: {n} rows cannot be carved into {n_dev} dev"
+                        + (f" + {n_test} test" if n_test else "") + " rows and a training set; lower "
+                        "data.carve_dev_fraction" + (" / carve_test_fraction" if n_test else ""))
+    if fmt.carve_by_id:
+        import hashlib
+
+        def rank(ex: Example) -> bytes:
+            return hashlib.sha1(f"{fmt.carve_seed}/{ex.uid.split('/', 1)[1]}".encode()).digest()
+
+        order = sorted(range(n), key=lambda i: rank(rows[i]))
+        side = {i: "test" for i in order[:n_test]} | {i: "dev" for i in order[n_test : n_test + n_dev]}
+        out = {s: [ex for i, ex in enumerate(rows) if side.get(i, "train") == s] for s in ("train", "dev", "test")}
+        how = f"by a seeded hash of the row id (seed {fmt.carve_seed}: the same rows in every language)"
+    else:
+        def cut(pool: list[Example], k: int) -> list[Example]:
+            return (grouped_cap(pool, [ex.text for ex in pool], k, fmt.carve_seed) if fmt.carve_by_text
+                    else stratified_cap(pool, k, fmt.carve_seed))
+
+        out, rest = {}, list(rows)
+        for split, k in (("test", n_test), ("dev", n_dev)):
+            if k:
+                out[split] = cut(rest, k)
+                chosen = {ex.uid for ex in out[split]}
+                rest = [ex for ex in rest if ex.uid not in chosen]
+        out["train"] = rest
+        how = f"stratified, seed {fmt.carve_seed}" + (", rows sharing a text kept on one side" if fmt.carve_by_text else "")
+    sizes = " / ".join(str(len(out[s])) for s in ("train", "dev", "test") if s in fmt.carved())
+    names = list(fmt.carved())
+    notes.append(f"{lang}: {', '.join(names[:-1])} and {names[-1]} carved from {fmt.template('dev').format(lang=lang)} "
+                 f"({sizes} rows, {how})")
+    if not train:
+        out.pop("train")
+    return out
 
 
 def remap(data: LanguageData, space: LabelSet, where: str) -> LanguageData:
@@ -298,9 +384,13 @@ def remap(data: LanguageData, space: LabelSet, where: str) -> LanguageData:
     to = [space.index[n] for n in data.labels.names]
 
     def move(exs: list[Example]) -> list[Example]:
+        if data.token_task:
+            return [dataclasses.replace(ex, tags=tuple(to[t] for t in ex.tags)) for ex in exs]
         return [Example(ex.uid, ex.text, to[ex.label], ex.lang, ex.text_pair) for ex in exs]
 
-    allowed = None if len(data.labels) == len(space) else tuple(sorted(to))
+    # a token task's languages may lack a tag in their own files (a rare entity type): every word may
+    # still take every tag, so no mask
+    allowed = None if len(data.labels) == len(space) or data.token_task else tuple(sorted(to))
     return LanguageData(data.lang, space, move(data.train), move(data.dev), move(data.test), allowed, data.notes)
 
 

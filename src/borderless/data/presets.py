@@ -10,10 +10,17 @@
     nusax        <lang>/{train,valid,test}.csv, CSV: id, text, label
     americasnli  {dev,test}/<lang>.tsv, header id, language, premise, hypothesis, label; evaluation only
                  (zero-shot targets of an XNLI federation: data.zero_shot_dataset = "americasnli")
+    masakhaner   <lang>/{train,dev,test}.txt, CoNLL (word tag), BIO tags PER/ORG/LOC/DATE: a token task
+                 scored by entity F1 (seqeval); 16 African languages
+    masakhapos   <lang>/{train,dev,test}.txt, CoNLL, the 17 UD part-of-speech tags: scored by token accuracy
+    pawsx        dev-<lang>.tsv, no header: sentence1, sentence2, label (paraphrase 1 / 0); the test files
+                 carry no labels, so train, dev and test are all carved from dev (60 / 20 / 20) by a seeded
+                 hash of the row number: rows are parallel, so the same rows in every language
     folder       nothing preset: data.path and data.splits describe it
 
 Any key set in ``[data]`` (format, splits, header, columns, text_columns, pair_column, label_column,
-id_column, quoting, labels_file, fallback_splits, carve_from, carve_dev_fraction, carve_by_text, skip_empty) replaces the preset's.
+id_column, quoting, labels_file, fallback_splits, carve_from, carve_dev_fraction, carve_by_text,
+carve_test_fraction, carve_by_id, tag_column, skip_empty) replaces the preset's.
 """
 
 from __future__ import annotations
@@ -57,6 +64,21 @@ PRESETS: dict[str, FolderFormat] = {
         text_columns=("premise",), pair_column="hypothesis", label_column="label", id_column="id",
         skip_empty=True,  # test/nah.tsv has three rows without a premise
         note="AmericasNLI (10 Indigenous languages; evaluation only)"),
+    "masakhaner": FolderFormat(
+        name="masakhaner", folder="masakhaner", format="conll",
+        splits={s: f"{{lang}}/{s}.txt" for s in ("train", "dev", "test")},
+        note="MasakhaNER 2.0 named entities (BIO tags PER, ORG, LOC, DATE; 16 African languages)"),
+    "masakhapos": FolderFormat(
+        name="masakhapos", folder="masakhapos", format="conll",
+        splits={s: f"{{lang}}/{s}.txt" for s in ("train", "dev", "test")},
+        note="MasakhaPOS part-of-speech tags (17 UD tags; 16 African languages)"),
+    "pawsx": FolderFormat(
+        name="pawsx", folder="pawsx", format="tsv", quoting=False, header=False,
+        columns=("sentence1", "sentence2", "label"), splits={"dev": "dev-{lang}.tsv"},
+        carve_from="dev", carve_dev_fraction=0.2, carve_test_fraction=0.2, carve_by_id=True,
+        text_columns=("sentence1",), pair_column="sentence2", label_column="label",
+        note="PAWS-X paraphrase identification (sentence pairs; train/dev/test carved from PAWS-X dev, "
+             "whose test files have no labels)"),
     "folder": FolderFormat(name="folder", note="a per-language folder described in [data]"),
 }
 DATASETS = tuple(PRESETS)
@@ -66,7 +88,8 @@ OVERRIDES = {"format": "format", "splits": "splits", "header": "header", "column
              "text_columns": "text_columns", "pair_column": "pair_column", "label_column": "label_column",
              "id_column": "id_column", "quoting": "quoting", "labels_file": "labels_file",
              "fallback_splits": "fallback", "carve_from": "carve_from", "carve_dev_fraction": "carve_dev_fraction",
-             "carve_by_text": "carve_by_text",
+             "carve_by_text": "carve_by_text", "carve_test_fraction": "carve_test_fraction",
+             "carve_by_id": "carve_by_id", "tag_column": "tag_column",
              "skip_empty": "skip_empty"}
 
 
@@ -79,7 +102,7 @@ def dataset_format(c, dataset: str | None = None, with_overrides: bool = True) -
     for key, attr in OVERRIDES.items():
         value = getattr(c, key)
         if value is None or (isinstance(value, (str, tuple, dict)) and not value) or (
-                key == "carve_dev_fraction" and value == 0.0):
+                key in ("carve_dev_fraction", "carve_test_fraction") and value == 0.0):
             continue
         changes[attr] = value
     return dataclasses.replace(fmt, **changes)

@@ -12,6 +12,10 @@ class Example:
     label: int
     lang: str
     text_pair: str | None = None  # sentence-pair tasks (NLI): the hypothesis
+    # token tasks (NER, POS): the sentence's words and one tag index per word; ``text`` is the words
+    # joined by spaces and ``label`` is 0 (a token example has no sentence label)
+    words: tuple[str, ...] | None = None
+    tags: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -39,3 +43,8 @@ class LanguageData:
     test: list[Example]
     allowed: tuple[int, ...] | None = None
     notes: tuple[str, ...] = ()  # what the reader substituted (e.g. the 50-per-class training file)
+
+    @property
+    def token_task(self) -> bool:
+        """Each word has a label (a CoNLL dataset), not each sentence."""
+        return any(ex.tags is not None for ex in (self.train or self.test)[:1])

@@ -38,11 +38,11 @@ def test_deployment_trains_the_recipe_with_the_in_process_numbers(data3, tmp_pat
     ref, dep, out = _both(data3, tmp_path, *extra)
     # the probes: floor (frozen features), its personalised form, and the LP-FT head
     for name in ("federated", "federated_personal"):
-        for key in ("test_accuracy", "dev_accuracy", "weight_decay"):
+        for key in ("test_accuracy", "dev_score", "weight_decay"):
             assert dep["probes"][name][key] == ref["probes"][name][key], (name, key)
     if method == "prompt":  # fitted on the untrained prompt's features, on each node
         assert dep["head_init"]["fitted_on"] == "the untrained prompt's features"
-        assert dep["head_init"]["dev_accuracy"] == ref["head_init"]["dev_accuracy"]["federated"]
+        assert dep["head_init"]["dev_score"] == ref["head_init"]["dev_score"]["federated"]
     # the paradigms: stopping, dev selection with the probe as candidate, test scores
     for name in ("federated", "federated_personal"):
         d, r = dep["paradigms"][name], ref["paradigms"][name]

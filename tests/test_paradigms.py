@@ -141,7 +141,7 @@ def test_stopping_on_dev_keeps_the_best_round_and_reports_it(tmp_path, sib200_di
         out = real_eval(m, data, bs)
         if data is work.dev["eng_Latn"]:
             snapshots.append(trainable_state(m))
-            out["accuracy"] = next(script)
+            out["accuracy"] = out["score"] = next(script)
         return out
 
     monkeypatch.setattr(par, "evaluate", scripted)
@@ -165,7 +165,7 @@ def test_lp_ft_starts_each_paradigm_from_its_own_probe(tmp_path, sib200_dir, tin
     for paradigm in ("monolingual", "centralized", "federated"):
         round0 = {r["lang"]: r["accuracy"] for r in rows if r["paradigm"] == paradigm and r.get("round") == 0
                   and r.get("split") == "dev"}
-        assert round0 == pytest.approx({l: probes[paradigm]["dev_accuracy"][l] for l in round0}), paradigm
+        assert round0 == pytest.approx({l: probes[paradigm]["dev_score"][l] for l in round0}), paradigm
         assert set(round0) == set(cfg.data.languages)
     assert out.results["communication"]["probe_bytes_per_client"] == probes["federated"]["bytes_per_client"] > 0
     fed = out.results["paradigms"]["federated"]
@@ -221,4 +221,4 @@ def test_a_soft_prompts_head_is_fitted_on_the_prompted_start(tmp_path, sib200_di
     for paradigm in ("monolingual", "centralized", "federated"):
         round0 = {r["lang"]: r["accuracy"] for r in rows if r["paradigm"] == paradigm and r.get("round") == 0
                   and r.get("split") == "dev"}
-        assert round0 == pytest.approx({l: init["dev_accuracy"][paradigm][l] for l in round0}), paradigm
+        assert round0 == pytest.approx({l: init["dev_score"][paradigm][l] for l in round0}), paradigm

@@ -154,6 +154,18 @@ class TrainConfig:
     # recipe (configs/demo.toml), with whole dev splits: docs/results/heldout_draws. A kept untrained
     # start (best round 0; no personal step either) counts as the probe without a dev comparison
     probe_candidate: bool = False
+    # what dev selection (early stopping, the personal step, the probes' weight decay, the probe
+    # candidate) maximises and what the reports lead with: accuracy | macro_f1 | weighted_f1 | f1 (entity
+    # F1, seqeval strict IOB2: BIO-tagged token tasks only); "" = f1 on a BIO token task (NER), else accuracy
+    select_metric: str = ""
+
+
+SELECT_METRICS = ("accuracy", "macro_f1", "weighted_f1", "f1")
+
+
+def resolve_metric(c: "Config", bio: bool) -> str:
+    """train.select_metric, or its automatic choice: entity F1 for BIO tags (NER), else accuracy."""
+    return c.train.select_metric or ("f1" if bio and token_task(c.data) else "accuracy")
 
 
 @dataclass(frozen=True)
@@ -489,6 +501,8 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad("method.pooling", "the verbalizer scores the next word after the last real token: use 'last' or \"\"")
         if c.method.name in ("head", "full"):
             bad("method.name", f"{c.method.name!r} trains no prompt or adapter to go with the verbalizer; use prompt, p_tuning, prefix or lora")
+    if token_task(c.data):
+        _validate_token_task(c, bad)
     if c.method.template and "{text}" not in c.method.template:
         bad("method.template", "must contain {text}, e.g. \"{text}\\nTopic:\"")
     if c.method.template:
@@ -516,6 +530,11 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("train.warmup", "must be in [0, 1): the fraction of the steps spent warming up")
     if c.train.stop not in STOPS:
         bad("train.stop", f"unknown stopping rule {c.train.stop!r}; available: {', '.join(STOPS)}")
+    if c.train.select_metric and c.train.select_metric not in SELECT_METRICS:
+        bad("train.select_metric", f"unknown metric {c.train.select_metric!r}; one of {', '.join(SELECT_METRICS)} "
+            "(or \"\" for the task's own)")
+    if c.train.select_metric == "f1" and not token_task(c.data):
+        bad("train.select_metric", "'f1' is entity F1 over BIO spans (NER); a sentence task has macro_f1 and weighted_f1")
     if c.train.patience < 1:
         bad("train.patience", "must be >= 1 (dev evaluations without improvement before stopping)")
     if c.train.stop == "dev" and c.federated.eval_every < 1:
@@ -582,10 +601,32 @@ def validate(c: Config, label: str = "<config>") -> None:
             bad("run.paradigms", f"unknown paradigm {p!r}; available: {', '.join(PARADIGMS)}")
 
 
+def token_task(d: DataConfig) -> bool:
+    """Does the run label each word (a CoNLL dataset: NER, POS) rather than each sentence?"""
+    return (d.format or preset_format(d.dataset)) == "conll"
+
+
 def preset_format(dataset: str) -> str:
     from borderless.data.presets import PRESETS
 
     return PRESETS[dataset].format if dataset in PRESETS else ""
+
+
+def _validate_token_task(c: "Config", bad) -> None:
+    """What a token task (a tag per word, read at its first sub-word) cannot combine with, by name."""
+    why = "a token task tags each word at its first sub-word"
+    if c.method.pooling:
+        bad("method.pooling", f"{why}: there is nothing to pool; drop method.pooling")
+    if c.method.classifier == "verbalizer":
+        bad("method.classifier", f"{why} with a linear head; the verbalizer scores one next word per sentence")
+    if c.method.template:
+        bad("method.template", f"{why}: the words are read as they are; drop method.template")
+    if c.privacy.mechanism == "example":
+        bad("privacy.mechanism", "DP-SGD's per-example gradients are per sentence; a token task's are not wired "
+            "yet: use mechanism = \"client\" or \"local\" (update-level), or \"none\"")
+    if c.data.zero_shot_dataset and preset_format(c.data.zero_shot_dataset) != "conll":
+        bad("data.zero_shot_dataset", f"{c.data.zero_shot_dataset!r} labels sentences; a token task's zero-shot "
+            "languages must be tagged the same way")
 
 
 def _validate_dataset(d: DataConfig, bad) -> None:

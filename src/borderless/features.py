@@ -40,6 +40,11 @@ def ids_key(ids: list[int]) -> bytes:
     return hashlib.sha1(np.asarray(ids, dtype=np.int64).tobytes()).digest()
 
 
+def word_key(ids, position: int) -> bytes:
+    """A token task's feature key: the sentence's ids and the word's first sub-word position."""
+    return hashlib.sha1(np.asarray(ids, dtype=np.int64).tobytes() + b"@" + str(position).encode()).digest()
+
+
 def _pooled_backbone(model: torch.nn.Module, pooling: str = "mean"):
     from borderless.tuning.classifier import pool
 
@@ -54,8 +59,19 @@ def _pooled_backbone(model: torch.nn.Module, pooling: str = "mean"):
 
 @torch.inference_mode()
 def _batched(pool, data: TokenizedSet, idx: list[int], batch_size: int) -> torch.Tensor:
-    """``pool(ids, mask)`` over the rows ``idx`` in length-sorted batches, returned in ``idx`` order."""
+    """``pool(ids, mask)`` over the rows ``idx`` in length-sorted batches, returned in ``idx`` order.
+    A token task's: one row per kept word (its first sub-word's hidden state), the sentences' words
+    one after the other in ``idx`` order."""
     order = sorted(range(len(idx)), key=lambda j: len(data.input_ids[idx[j]]))
+    if data.token_task:
+        rows: list = [None] * len(idx)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            ids, mask, _ = data.collate([idx[j] for j in chunk])
+            hidden = pool(ids, mask).float()
+            for r, j in enumerate(chunk):
+                rows[j] = hidden[r, torch.from_numpy(data.word_starts[idx[j]]).long()]
+        return torch.cat(rows) if rows else torch.zeros(0)
     out = None
     for start in range(0, len(order), batch_size):
         chunk = order[start : start + batch_size]
@@ -120,6 +136,10 @@ class FeatureStore:
                 self._mem[k] = feats[row].clone()
 
     def get(self, data: TokenizedSet) -> torch.Tensor:
+        """One feature row per example; a token task's: one per kept word, sentence after sentence (each
+        keyed by the sentence's ids and the word's first sub-word position: the alignment)."""
+        if data.token_task:
+            return self._get_words(data)
         keys = [ids_key(ids) for ids in data.input_ids]
         self._read(keys)
         missing = sorted({i for i, k in enumerate(keys) if k not in self._mem}, key=lambda i: keys[i])
@@ -133,6 +153,26 @@ class FeatureStore:
         if not keys:
             return torch.zeros(0, 0)
         return torch.stack([self._mem[k] for k in keys])
+
+    def _get_words(self, data: TokenizedSet) -> torch.Tensor:
+        keys = [[word_key(ids, int(p)) for p in starts] for ids, starts in zip(data.input_ids, data.word_starts)]
+        flat = [k for ks in keys for k in ks]
+        self._read(flat)
+        missing = [i for i, ks in enumerate(keys) if any(k not in self._mem for k in ks)]
+        missing = list({ids_key(data.input_ids[i]): i for i in missing}.values())  # one forward per distinct sentence
+        if missing:
+            feats = pooled_features(self.model, data, missing, self.batch_size, "token")
+            new, row = {}, 0
+            for i in missing:
+                for k in keys[i]:
+                    new[k] = feats[row]
+                    row += 1
+            self.computed += len(missing)
+            self._mem.update(new)
+            self._save(new)
+        if not flat:
+            return torch.zeros(0, 0)
+        return torch.stack([self._mem[k] for k in flat])
 
     def _save(self, new: dict[bytes, torch.Tensor]) -> None:
         if not self.folder:
@@ -153,8 +193,9 @@ class FeatureStore:
 
 def feature_store(cache_dir: Path | None, backbone_name: str, model: torch.nn.Module, batch_size: int = 64,
                   pooling: str = "mean") -> FeatureStore:
-    """Mean-pooled features keep the folder they always had; other poolings get their own."""
-    key = backbone_key(backbone_name, model) + ("" if pooling == "mean" else f"-{pooling}")
+    """Mean-pooled features keep the folder they always had; other poolings get their own (a token task's
+    per-word features sit beside the mean-pooled ones: their keys include the word's position)."""
+    key = backbone_key(backbone_name, model) + ("" if pooling in ("mean", "token") else f"-{pooling}")
     key += "" if frozen_dtype(model) == torch.float32 else f"-{str(frozen_dtype(model)).removeprefix('torch.')}"
     folder = Path(cache_dir) / "features" / key if cache_dir else None
     return FeatureStore(folder, model, batch_size, pooling)

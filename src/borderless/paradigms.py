@@ -53,6 +53,8 @@ class Workload:
     zero_shot: list[str] = field(default_factory=list)  # evaluated (dev/test) but never trained on
     distances: dict[tuple[str, str], float] | None = None  # URIEL distance between any two languages
     num_labels: int = 0  # the run's label space (simulated label-flip attacks need it)
+    # token tasks: per language, the words max_length cut (borderless.token_alignment.AlignmentCounts)
+    truncation: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def client_rows(self) -> dict[str, list[tuple[str, int]]]:
@@ -62,6 +64,11 @@ class Workload:
     @property
     def evaluated(self) -> list[str]:
         return self.languages + self.zero_shot
+
+    @property
+    def metric(self) -> str:
+        """What this run selects on and reports first (train.select_metric, resolved)."""
+        return next(iter(self.test.values())).metric if self.test else "accuracy"
 
     def nearest_training_language(self, lang: str) -> str:
         if not self.distances:
@@ -159,7 +166,7 @@ def _eval_dev(model, work: Workload, langs: list[str], cfg: Config, paradigm: st
     out = {}
     for lang, m in evaluate_many(model, {l: work.dev[l] for l in langs}, cfg.train.eval_batch_size).items():
         sink({"paradigm": paradigm, "round": rnd, "lang": lang, "split": "dev", **m})
-        out[lang] = m["accuracy"]
+        out[lang] = m["score"]
     return out
 
 
@@ -365,7 +372,7 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
             accs = _eval_states(model, work, work.evaluated, initial, cfg, "dev")
             for lang, m in accs.items():
                 sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
-            stopper.update(0, statistics.fmean(accs[l]["accuracy"] for l in work.languages), lambda: initial)
+            stopper.update(0, statistics.fmean(accs[l]["score"] for l in work.languages), lambda: initial)
     if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
         rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
                             on_client=lambda rnd, cid: tick(cid), distances=work.distances, resume=carry,
@@ -385,7 +392,7 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
                 accs = _eval_states(model, work, work.evaluated, result, cfg, "dev")
                 for lang, m in accs.items():
                     sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
-                stop = stopper.update(result.round, statistics.fmean(accs[l]["accuracy"] for l in work.languages),
+                stop = stopper.update(result.round, statistics.fmean(accs[l]["score"] for l in work.languages),
                                       lambda r=result: r)
             carry = result.carry
             ckpt.save("federated", {"carry": carry, "result": round_record(result), "stopper": stopper.record(round_record),
@@ -454,7 +461,7 @@ def run_federated_personal(model, init: State | Start, work: Workload, cfg: Conf
                           sink, lambda: tick(lang))
         keep(lang, out.state)
         seen, steps = seen + out.train_examples, steps + out.trained
-        stopped[lang], dev[lang] = {"personal_steps": out.best_step, "personal_trained": out.trained}, out.dev_accuracy
+        stopped[lang], dev[lang] = {"personal_steps": out.best_step, "personal_trained": out.trained}, out.dev_score
         test[lang] = out.test
         ckpt.save("federated_personal", {"seen": seen, "steps": steps, "test": test, "stopped": stopped, "dev": dev})
     load_trainable_state(model, chosen.state)
@@ -480,7 +487,7 @@ class Personal:
     best_step: int
     trained: int
     train_examples: int
-    dev_accuracy: float
+    dev_score: float
     test: dict[str, float]
     dev_curve: dict[int, float]
 
@@ -496,10 +503,11 @@ def personalise(model, client: Client, start_state: State, dev: TokenizedSet, te
     p = cfg.federated
     load_trainable_state(model, start_state)
     optimizer = make_optimizer(model, _personal_train_cfg(cfg), head_names)
-    best = (evaluate(model, dev, cfg.train.eval_batch_size)["accuracy"], 0, trainable_state(model))
+    first = evaluate(model, dev, cfg.train.eval_batch_size)
+    best = (first["score"], 0, trainable_state(model))
     curve = {0: best[0]}
     sink({"paradigm": "federated_personal", "round": 0, "client": lang, "personal_step": 0,
-          "lang": lang, "split": "dev", "accuracy": best[0]})
+          "lang": lang, "split": "dev", **first})
     done, seen = 0, 0
     while done < p.personal_steps:
         tick()
@@ -508,10 +516,10 @@ def personalise(model, client: Client, start_state: State, dev: TokenizedSet, te
         m = train_steps(model, client.stream, n, optimizer, dp=client.privacy,
                         noise_seed=cfg.run.seed * 100_003 + 7_919 + done)
         done, seen = done + n, seen + int(m["train_examples"])
-        acc = evaluate(model, dev, cfg.train.eval_batch_size)["accuracy"]
-        curve[done] = acc
+        now = evaluate(model, dev, cfg.train.eval_batch_size)
+        acc = curve[done] = now["score"]
         sink({"paradigm": "federated_personal", "round": done, "client": lang, "personal_step": done,
-              "lang": lang, "split": "dev", "accuracy": acc, "train_loss": m["train_loss"]})
+              "lang": lang, "split": "dev", **now, "train_loss": m["train_loss"]})
         if acc > best[0] + 1e-9:
             best = (acc, done, trainable_state(model))
     load_trainable_state(model, best[2])

@@ -31,25 +31,55 @@ class Probe:
     paradigm: str
     heads: dict[str, State]  # language → head state (the same object for every language when shared)
     weight_decay: dict[str, float]  # language → chosen weight decay (one value when shared)
-    dev_accuracy: dict[str, float]
+    dev_score: dict[str, float]  # the run's metric on dev (what chose the weight decay)
     test_accuracy: dict[str, float] = field(default_factory=dict)
     bytes_per_client: int = 0  # federated: everything one client sent up and down to build the probe
     rounds: int = 0
+    # language → every test metric (borderless.metrics: accuracy, macro_f1, ..., entity f1 for NER)
+    test_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    metric: str = "accuracy"
+
+    @property
+    def test_score(self) -> dict[str, float]:
+        """The run's metric on test, per language (accuracy unless train.select_metric says otherwise)."""
+        if self.metric == "accuracy" or not self.test_metrics:
+            return self.test_accuracy
+        return {l: m[self.metric] for l, m in self.test_metrics.items()}
 
     @property
     def mean_test(self) -> float:
-        return statistics.fmean(self.test_accuracy.values()) if self.test_accuracy else float("nan")
+        scores = self.test_score
+        return statistics.fmean(scores.values()) if scores else float("nan")
 
     def summary(self, languages: list[str]) -> dict:
-        return {
+        out = {
             "test_accuracy": {l: self.test_accuracy[l] for l in languages},
             "mean_accuracy": statistics.fmean(self.test_accuracy[l] for l in languages),
-            "dev_accuracy": self.dev_accuracy,
+            "dev_score": self.dev_score,
             "weight_decay": self.weight_decay,
             "bytes_per_client": self.bytes_per_client,
             "rounds": self.rounds,
             "zero_shot_accuracy": {l: a for l, a in self.test_accuracy.items() if l not in languages},
         }
+        return out | metric_fields(self.test_metrics, languages)
+
+
+def metric_fields(test: Mapping[str, Mapping[str, float]], languages: list[str]) -> dict:
+    """``test_<m>``, ``mean_<m>`` and ``worst_<m>`` for every metric beyond accuracy the languages' test
+    evaluations carry (macro-F1 and weighted-F1 always; entity precision, recall and F1 for NER)."""
+    out = {}
+    if not test or any(l not in test for l in languages):
+        return out
+    for m in EXTRA_METRICS:
+        if all(m in test[l] for l in languages):
+            per = {l: float(test[l][m]) for l in languages}
+            out[f"test_{m}"] = per
+            out[f"mean_{m}"] = statistics.fmean(per.values())
+            out[f"worst_{m}"] = min(per.values())
+    return out
+
+
+EXTRA_METRICS = ("macro_f1", "weighted_f1", "f1", "precision", "recall")
 
 
 def head_state(weight: torch.Tensor, bias: torch.Tensor) -> State:
@@ -108,6 +138,31 @@ class ProbeData:
     clients: dict[str, list[tuple[str, int]]]  # client → (language, training row)
     nearest: dict[str, str] = field(default_factory=dict)  # zero-shot language → nearest training language
     allowed: dict[str, tuple[int, ...]] = field(default_factory=dict)  # languages with fewer labels → theirs
+    # token tasks: (language, split) → where each sentence's words start in x / y (n + 1 offsets)
+    words: dict[tuple[str, str], "np.ndarray"] = field(default_factory=dict)
+    label_names: tuple[str, ...] = ()
+    metric: str = "accuracy"  # what chooses a weight decay (train.select_metric, resolved)
+
+    def metrics(self, head: State, lang: str, split: str) -> dict[str, float]:
+        """Every metric of ``head`` on one language's split, as the evaluation loop reports them."""
+        import numpy as np
+
+        from borderless.metrics import sentence_scores, token_scores
+
+        x, y, m = self.xym(lang, split)
+        pred = _masked(x.float() @ head["head.weight"].T + head["head.bias"], m).argmax(-1).numpy()
+        gold = y.numpy()
+        if (lang, split) in self.words:
+            off = self.words[(lang, split)]
+            cut = [slice(int(a), int(b)) for a, b in zip(off[:-1], off[1:])]
+            return token_scores([gold[c] for c in cut], [pred[c] for c in cut], self.label_names)
+        return sentence_scores(gold, np.asarray(pred))
+
+    def score(self, head: State, lang: str, split: str) -> float:
+        """The run's metric (accuracy, counted exactly, unless train.select_metric chose another)."""
+        if self.metric == "accuracy":
+            return accuracy(head, *self.xym(lang, split))
+        return self.metrics(head, lang, split)[self.metric]
 
     def mask(self, langs: list[str]) -> torch.Tensor | None:
         """One row per language in ``langs``: the labels it has; None when every language has them all."""
@@ -126,6 +181,9 @@ class ProbeData:
 
     def client_xy(self, cid: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         rows = self.clients[cid]
+        if self.words:  # a token task: a client's rows are sentences, the probe's rows their words
+            rows = [(l, w) for l, i in rows
+                    for w in range(int(self.words[(l, "train")][i]), int(self.words[(l, "train")][i + 1]))]
         xs = [self.x[(l, "train")][i] for l, i in rows]
         ys = [int(self.y[(l, "train")][i]) for l, i in rows]
         return ((torch.stack(xs) if xs else torch.zeros(0, 1)), torch.tensor(ys, dtype=torch.long),
@@ -137,7 +195,7 @@ class ProbeData:
                 self.mask([l for l in self.languages for _ in range(len(self.y[(l, "train")]))]))
 
     def mean_dev(self, head: State) -> float:
-        return statistics.fmean(accuracy(head, *self.xym(l, "dev")) for l in self.languages)
+        return statistics.fmean(self.score(head, l, "dev") for l in self.languages)
 
 
 def _evaluate(probe: Probe, data: ProbeData) -> Probe:
@@ -145,13 +203,15 @@ def _evaluate(probe: Probe, data: ProbeData) -> Probe:
         head = probe.heads.get(lang) or probe.heads.get(data.nearest.get(lang, "")) or next(iter(probe.heads.values()))
         if (lang, "test") in data.x:  # start-feature probes (LP-FT heads) have no test features
             probe.test_accuracy[lang] = accuracy(head, *data.xym(lang, "test"))
+            probe.test_metrics[lang] = data.metrics(head, lang, "test") | {"accuracy": probe.test_accuracy[lang]}
         if (lang, "dev") in data.x:
-            probe.dev_accuracy.setdefault(lang, accuracy(head, *data.xym(lang, "dev")))
+            probe.dev_score.setdefault(lang, data.score(head, lang, "dev"))
+    probe.metric = data.metric
     return probe
 
 
 def _best(candidates: list[tuple[float, float, State]]) -> tuple[float, State]:
-    """Highest dev accuracy; ties go to the stronger regularisation (listed later)."""
+    """Highest dev score; ties go to the stronger regularisation (listed later)."""
     acc, wd, head = max(candidates, key=lambda c: (c[0], c[1]))
     return wd, head
 
@@ -163,9 +223,9 @@ def monolingual_probe(data: ProbeData, weight_decays: tuple[float, ...], max_ite
         cands = []
         for wd in weight_decays:
             head = fit_logreg(x, y, data.num_labels, wd, max_iter=max_iter, mask=m)
-            cands.append((accuracy(head, *data.xym(lang, "dev")), wd, head))
+            cands.append((data.score(head, lang, "dev"), wd, head))
         wds[lang], heads[lang] = _best(cands)
-        dev[lang] = accuracy(heads[lang], *data.xym(lang, "dev"))
+        dev[lang] = data.score(heads[lang], lang, "dev")
     return _evaluate(Probe("monolingual", heads, wds, dev), data)
 
 
@@ -240,11 +300,10 @@ def personalised_probe(data: ProbeData, federated: Probe, iters: tuple[int, ...]
     for lang in data.languages:
         global_head = federated.heads[lang]
         x, y, m = data.xym(lang, "train")
-        dev_xym = data.xym(lang, "dev")
-        cands = [(accuracy(global_head, *dev_xym), 0, global_head)]
+        cands = [(data.score(global_head, lang, "dev"), 0, global_head)]
         for n in iters:
             head = fit_logreg(x, y, data.num_labels, wd, init=global_head, max_iter=n, mask=m)
-            cands.append((accuracy(head, *dev_xym), -n, head))  # ties: fewer iterations
+            cands.append((data.score(head, lang, "dev"), -n, head))  # ties: fewer iterations
         acc, _, heads[lang] = max(cands, key=lambda c: (c[0], c[1]))
         wds[lang], dev[lang] = wd, acc
     for z in data.evaluated[len(data.languages):]:

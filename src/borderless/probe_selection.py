@@ -43,52 +43,54 @@ PER_LANGUAGE = ("monolingual", "federated_personal")
 
 def select(summary: dict) -> dict:
     """Apply the probe candidate to every tuned paradigm of ``summary`` that has ``dev_score``
-    (the dev criterion of its chosen state; absent under ``train.stop = "budget"``). Returns ``summary``."""
+    (the dev criterion of its chosen state; absent under ``train.stop = "budget"``). Returns ``summary``.
+    The choice is made once on dev (the run's metric) and applied to every test metric alike."""
     langs = summary["languages"]
     probes, nearest = summary.get("probes") or {}, summary.get("zero_shot_nearest") or {}
+    metric = summary.get("metric", "accuracy")
     for name in ("monolingual", "centralized", "federated", "federated_personal"):
         entry = summary["paradigms"].get(name)
         if entry is None or not entry.get("dev_score") or name not in probes or "chosen_on_dev" in entry:
             continue
         probe = probes[name]
-        tuned = dict(entry["test_accuracy"])
         tuned_zs = dict(entry.get("zero_shot_accuracy") or {})
-        final, final_zs, chosen = dict(tuned), dict(tuned_zs), {}
+        final_zs, chosen = dict(tuned_zs), {}
         stopping, untrained = entry.get("stopping") or {}, []
         if name in SHARED:
             who, score = next(iter(entry["dev_score"].items()))
-            use_probe = statistics.fmean(probe["dev_accuracy"][l] for l in langs) > score + 1e-9
+            use_probe = statistics.fmean(probe_dev(probe)[l] for l in langs) > score + 1e-9
             if _untrained(name, stopping, who, langs):
                 use_probe = True
                 untrained.append(who)
             chosen[who] = "probe" if use_probe else "tuned"
+            from_probe = set(langs) if use_probe else set()
             if use_probe:
-                final = {l: probe["test_accuracy"][l] for l in langs}
                 final_zs = {z: probe["zero_shot_accuracy"][z] for z in tuned_zs}
         else:
             for lang in langs:
-                use_probe = probe["dev_accuracy"][lang] > entry["dev_score"][lang] + 1e-9
+                use_probe = probe_dev(probe)[lang] > entry["dev_score"][lang] + 1e-9
                 if _untrained(name, stopping, lang, langs):
                     use_probe = True
                     untrained.append(lang)
                 chosen[lang] = "probe" if use_probe else "tuned"
-                if use_probe:
-                    final[lang] = probe["test_accuracy"][lang]
+            from_probe = {l for l in langs if chosen[l] == "probe"}
             if name == "monolingual":  # a zero-shot language takes its nearest language's choice
                 for z in tuned_zs:
                     if chosen.get(nearest.get(z)) == "probe":
                         final_zs[z] = probe["zero_shot_accuracy"][z]
             elif "federated" in summary["paradigms"]:  # no data to adapt to: the federation's own model
                 final_zs = {z: summary["paradigms"]["federated"]["zero_shot_accuracy"][z] for z in tuned_zs}
-        mean = statistics.fmean(final[l] for l in langs)
-        worst = min(langs, key=lambda l: final[l])
-        entry.update({
-            "tuned_test_accuracy": tuned, "tuned_mean_accuracy": entry["mean_accuracy"],
-            "tuned_zero_shot_accuracy": tuned_zs, "chosen_on_dev": chosen, "untrained": untrained,
-            "test_accuracy": final, "zero_shot_accuracy": final_zs, "mean_accuracy": mean,
-            "worst_language": worst, "worst_accuracy": final[worst],
-            "below_probe": mean < probe["mean_accuracy"] - 1e-9,
-        })
+        update = {"chosen_on_dev": chosen, "untrained": untrained, "tuned_zero_shot_accuracy": tuned_zs,
+                  "zero_shot_accuracy": final_zs}
+        for m in [k[5:] for k in entry if k.startswith("test_") and f"test_{k[5:]}" in probe]:
+            tuned = dict(entry[f"test_{m}"])
+            final = {l: probe[f"test_{m}"][l] if l in from_probe else tuned[l] for l in langs}
+            update |= {f"tuned_test_{m}": tuned, f"tuned_mean_{m}": entry[f"mean_{m}"], f"test_{m}": final,
+                       f"mean_{m}": statistics.fmean(final[l] for l in langs), f"worst_{m}": min(final.values())}
+            if m == metric:
+                update["worst_language"] = min(langs, key=lambda l: final[l])
+                update["below_probe"] = update[f"mean_{m}"] < probe[f"mean_{m}"] - 1e-9
+        entry.update(update)
     return summary
 
 
@@ -122,3 +124,8 @@ def _describe_many(chosen: dict, on_probe: list) -> str:
         return f"tuned for all {len(chosen)}"
     return (f"tuned for {len(chosen) - len(on_probe)} of {len(chosen)}, probe for " + ", ".join(on_probe)
             if len(on_probe) <= 4 else f"tuned for {len(chosen) - len(on_probe)} of {len(chosen)}")
+
+
+def probe_dev(probe: dict) -> dict[str, float]:
+    """A probe's dev scores (results written before issue 46 call them dev_accuracy)."""
+    return probe["dev_score"] if "dev_score" in probe else probe["dev_accuracy"]

@@ -24,66 +24,109 @@ def _short(p: str) -> str:
     return SHORT.get(p, p)
 
 
-def accuracy_table(summary: dict) -> str:
+METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1",
+                "f1": "entity F1 (seqeval, strict IOB2)"}
+
+
+def metric_name(summary: dict, metric: str) -> str:
+    token = (summary.get("data") or {}).get("task") == "token"
+    return "token accuracy" if token and metric == "accuracy" else METRIC_NAMES.get(metric, metric)
+
+
+def majority_of(summary: dict, metric: str) -> dict[str, float]:
+    """The majority baseline per language in ``metric`` (older results carry accuracy alone)."""
+    if metric == "accuracy":
+        return summary.get("majority_class_accuracy") or {}
+    return {l: b[metric] for l, b in (summary.get("majority_baseline") or {}).items() if metric in b}
+
+
+def has_metric(summary: dict, metric: str) -> bool:
+    return all(f"test_{metric}" in r for r in summary["paradigms"].values())
+
+
+def accuracy_table(summary: dict, metric: str = "") -> str:
     """Rows = languages; the floors first (majority class, each paradigm's frozen-feature probe),
-    then the tuned paradigms and their gains over monolingual."""
+    then the tuned paradigms and their gains over monolingual; in ``metric`` (default: the run's)."""
+    metric = metric or summary.get("metric", "accuracy")
     paradigms = list(summary["paradigms"])
     probes = summary.get("probes") or {}
-    majority = summary.get("majority_class_accuracy") or {}
+    majority = majority_of(summary, metric)
     floors = [p for p in paradigms if p in probes]
     is_probe = summary.get("method", {}).get("name") == "head"
     deltas = [p for p in ("federated", "federated_personal") if p in paradigms and "monolingual" in paradigms]
-    head = (["language", "train ex."] + (["majority class"] if majority else [])
+    token = (summary.get("data") or {}).get("task") == "token"
+    head = (["language", "train ex."] + (["most frequent tag" if token else "majority class"] if majority else [])
             + ([f"probe: {_short(p)}" for p in floors] if not is_probe else [])
             + [("probe: " if is_probe else "") + _short(p) for p in paradigms]
             + [f"{_short(p)} − mono" for p in deltas])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def acc(p: str, lang: str) -> float:
-        return summary["paradigms"][p]["test_accuracy"][lang]
+        return summary["paradigms"][p][f"test_{metric}"][lang]
 
     for lang in summary["languages"]:
         row = [lang, str(summary["examples"][lang]["train"])]
         row += [_pct(majority[lang])] if majority else []
-        row += [_pct(probes[p]["test_accuracy"][lang]) for p in floors] if not is_probe else []
+        row += [_pct(probes[p][f"test_{metric}"][lang]) for p in floors] if not is_probe else []
         row += [_pct(acc(p, lang)) for p in paradigms]
         row += [f"{100 * (acc(p, lang) - acc('monolingual', lang)):+.1f}" for p in deltas]
         lines.append("| " + " | ".join(row) + " |")
 
     def mean(p: str) -> float:
-        return summary["paradigms"][p]["mean_accuracy"]
+        return summary["paradigms"][p][f"mean_{metric}"]
 
+    own = metric == summary.get("metric", "accuracy")  # the probe warning sign belongs to the run's metric
     row = ["**mean**", ""]
     row += [f"{_pct(sum(majority[l] for l in summary['languages']) / len(summary['languages']))}"] if majority else []
-    row += [f"{_pct(probes[p]['mean_accuracy'])}" for p in floors] if not is_probe else []
-    row += [f"**{_pct(mean(p))}**" + (" ⚠" if summary["paradigms"][p].get("below_probe") else "") for p in paradigms]
+    row += [f"{_pct(probes[p][f'mean_{metric}'])}" for p in floors] if not is_probe else []
+    row += [f"**{_pct(mean(p))}**" + (" ⚠" if own and summary["paradigms"][p].get("below_probe") else "")
+            for p in paradigms]
     row += [f"**{100 * (mean(p) - mean('monolingual')):+.1f}**" for p in deltas]
     lines.append("| " + " | ".join(row) + " |")
     worst = ["worst", ""] + ([""] if majority else []) + ([""] * len(floors) if not is_probe else [])
-    worst += [f"{_pct(summary['paradigms'][p]['worst_accuracy'])} ({summary['paradigms'][p]['worst_language']})"
-              for p in paradigms] + [""] * len(deltas)
+    if own:
+        worst += [f"{_pct(summary['paradigms'][p][f'worst_{metric}'])} ({summary['paradigms'][p]['worst_language']})"
+                  for p in paradigms] + [""] * len(deltas)
+    else:
+        worst += [_pct(summary["paradigms"][p][f"worst_{metric}"]) for p in paradigms] + [""] * len(deltas)
     lines.append("| " + " | ".join(worst) + " |")
     return "\n".join(lines)
 
 
 def floor_warnings(summary: dict) -> list[str]:
-    """Every tuned paradigm whose mean is at or below the majority class or below its own probe."""
+    """Every tuned paradigm whose mean is at or below the majority baseline or below its own probe, in
+    the run's metric."""
     out = []
-    majority = summary.get("majority_class_accuracy") or {}
+    metric = summary.get("metric", "accuracy")
+    majority = majority_of(summary, metric)
     langs = summary["languages"]
     base = sum(majority[l] for l in langs) / len(langs) if majority else None
+    token = (summary.get("data") or {}).get("task") == "token"
+    what = "the most frequent tag of each word" if token else "always answering the majority class"
     for p, r in summary["paradigms"].items():
-        if base is not None and r["mean_accuracy"] <= base + 0.01:
-            out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is at or below always answering the majority "
-                       f"class ({_pct(base)}): it did not learn; give it more steps or a higher learning rate.")
+        mean = r[f"mean_{metric}"]
+        if base is not None and mean <= base + 0.01:
+            out.append(f"**Warning:** {p} ({_pct(mean)}) is at or below {what} ({_pct(base)}): it did not learn; "
+                       "give it more steps or a higher learning rate.")
         if r.get("below_probe") and "dp_probe_mean_accuracy" in r:
-            out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is below its own DP probe "
-                       f"({_pct(r['dp_probe_mean_accuracy'])}, the same guarantee): under this noise, tuning lost to "
+            out.append(f"**Warning:** {p} ({_pct(mean)}) is below its own DP probe "
+                       f"({_pct(r[f'dp_probe_mean_{metric}'])}, the same guarantee): under this noise, tuning lost to "
                        "the linear head it started from; treat this number as a recipe problem, not a result.")
         elif r.get("below_probe"):
-            out.append(f"**Warning:** {p} ({_pct(r['mean_accuracy'])}) is below its own frozen-feature probe "
-                       f"({_pct(r['probe_mean_accuracy'])}): the tuning recipe lost to a linear classifier on the "
+            out.append(f"**Warning:** {p} ({_pct(mean)}) is below its own frozen-feature probe "
+                       f"({_pct(r[f'probe_mean_{metric}'])}): the tuning recipe lost to a linear classifier on the "
                        "same data; treat this number as a recipe problem, not a result.")
+    return out
+
+
+def metric_tables(summary: dict) -> list[str]:
+    """The run's metric first; then accuracy beside it, or, when accuracy leads, macro-F1 (a model that
+    only learned the majority class shows it there)."""
+    metric = summary.get("metric", "accuracy")
+    out = [f"## Test {metric_name(summary, metric)} (%) per language", "", accuracy_table(summary, metric)]
+    second = "accuracy" if metric != "accuracy" else "macro_f1"
+    if has_metric(summary, second):
+        out += ["", f"### Test {metric_name(summary, second)} (%) per language", "", accuracy_table(summary, second)]
     return out
 
 
@@ -169,6 +212,14 @@ def data_section(summary: dict) -> list[str]:
         return []
     out = [f"Dataset **{d.get('dataset', 'sib200')}**; labels: {', '.join(summary.get('labels', []))}."]
     out += [f"- {n}" for n in d.get("notes", [])]
+    if d.get("task") == "token":
+        out.append("- Token task: each word's tag is read at its first sub-word; the other sub-words, the prompt and "
+                   "padding carry no label. Selection and the headline use "
+                   f"{metric_name(summary, summary.get('metric', 'accuracy'))}.")
+        for lang, c in (d.get("truncation") or {}).items():
+            out.append(f"- {lang}: backbone.max_length cut {c['cut_words']} of {c['words']} words "
+                       f"({c['cut_sentences']} of {c['sentences']} sentences); cut words are neither trained on "
+                       "nor scored: raise backbone.max_length to keep them")
     if d.get("label_sets"):
         out.append("- Languages with fewer labels (their logits are masked to their own labels in training, "
                    "evaluation and the probes; their majority class is over their own test split): "
@@ -224,14 +275,15 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}.",
         "",
     ] + data_section(summary) + [
-    ] + (accuracy_sections(summary, fams) if many else [
-        "## Test accuracy (%) per language",
+    ] + (accuracy_sections(summary, fams) if many else metric_tables(summary)) + [
         "",
-        accuracy_table(summary),
-    ]) + [
-        "",
-        "Floors beside every number: the majority class of each test split, and each paradigm's linear probe "
-        "on frozen features of the same training data (monolingual: one per language; centralized: pooled; "
+        ("Floors beside every number: the most frequent tag of each word type in the language's training data "
+         "(a word never seen there: the most frequent tag), and each paradigm's linear probe on the frozen features "
+         "of each word's first sub-word in the same training data"
+         if summary.get("data", {}).get("task") == "token" else
+         "Floors beside every number: the majority class of each test split, and each paradigm's linear probe "
+         "on frozen features of the same training data")
+        + " (monolingual: one per language; centralized: pooled; "
         "fed: FedAvg of the head alone; fed+pers: the federated probe adapted by each client on its own "
         "data). ⚠ marks a tuned mean below its own probe."
         + (" Tuned heads start from these probes (LP-FT)." if c["method"].get("head_init") == "probe"

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import signal
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import tomli_w
 from tqdm.auto import tqdm
 
 from borderless import atomic_files
 from borderless.backbones.resolve import Backbone, load_configured
-from borderless.config import Config, DataConfig, refuse_unprotected_paradigms, resolve_cache_dir
+from borderless.config import (Config, ConfigError, DataConfig, refuse_unprotected_paradigms, resolve_cache_dir,
+                               resolve_metric, token_task)
 from borderless.data.partition import PartitionSpec, histogram, partition
 from borderless.data.sampling import stratified_cap
 from borderless.data.presets import load_dataset
@@ -29,10 +32,11 @@ from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, resu
                                   run_federated_personal)
 from borderless import probe_selection
 from borderless.kept_states import StateKeeper, models_index
-from borderless.probe import ProbeData, all_probes, personalised_probe
+from borderless.probe import ProbeData, all_probes, metric_fields, personalised_probe
 from borderless.report import write_report
 from borderless.language.families import MANY_LANGUAGES, family_of
 from borderless.language.tokenization import stats_by_language
+from borderless.token_alignment import AlignmentCounts, tokenize_words
 from borderless.train import tokenize
 from borderless.tuning.factory import build_for, describe, pooling_of
 from borderless.tuning.state import state_num_bytes, state_num_params, trainable_state
@@ -58,25 +62,56 @@ def majority_share(labels: list[int]) -> float:
     return max(Counter(labels).values()) / len(labels) if labels else float("nan")
 
 
+def majority_baselines(work: Workload, data: dict[str, LanguageData]) -> dict[str, dict[str, float]]:
+    """Each evaluated language's baseline, every metric: a sentence task's majority class of the test
+    split (its macro-F1 is one class's F1 averaged with the other classes' zeros); a token task's most
+    frequent tag per word type in the language's training data (zero-shot languages: all training
+    languages'), on the words the model is scored on."""
+    from collections import Counter
+
+    from borderless.metrics import sentence_scores
+    from borderless.token_baseline import baseline_scores
+
+    out = {}
+    for l in work.evaluated:
+        test = work.test[l]
+        if test.token_task:
+            by_uid = {ex.uid: ex for ex in data[l].test}
+            train = data[l].train if l in work.languages else [ex for t in work.languages for ex in data[t].train]
+            out[l] = baseline_scores(train, [by_uid[u] for u in test.uids], test.tags, test.label_names)
+        elif len(test):
+            gold = np.asarray(test.labels)
+            top = min(Counter(test.labels).items(), key=lambda kv: (-kv[1], kv[0]))[0]
+            out[l] = sentence_scores(gold, np.full_like(gold, top))
+    return out
+
+
 def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict, cfg: Config,
                      dp_probes: dict | None = None) -> dict:
     """``dp_probes`` (example-level DP with LP-FT): the paradigms' DP probes, the floors a DP run is held to."""
     langs = work.languages
+    metric = work.metric
     mean = sum(r.test[l]["accuracy"] for l in langs) / len(langs)
     floor = probes[name].summary(langs)["mean_accuracy"]
     dp_floor = (dp_probes["federated" if name.startswith("federated") else name].summary(langs)["mean_accuracy"]
                 if dp_probes else None)
+    if metric != "accuracy":  # the floor compares the run's metric
+        mean = statistics.fmean(r.test[l][metric] for l in langs)
+        floor = probes[name].summary(langs)[f"mean_{metric}"]
+        dp_floor = None if dp_floor is None else dp_probes["federated" if name.startswith("federated") else name
+                                                           ].summary(langs)[f"mean_{metric}"]
     out = {
+        "metric": metric,
         "test_accuracy": {l: r.test[l]["accuracy"] for l in langs},
-        "mean_accuracy": mean,
-        "worst_language": min(langs, key=lambda l: r.test[l]["accuracy"]),
+        "mean_accuracy": statistics.fmean(r.test[l]["accuracy"] for l in langs),
+        "worst_language": min(langs, key=lambda l: r.test[l][metric]),  # by the run's metric
         "worst_accuracy": min(r.test[l]["accuracy"] for l in langs),
         "zero_shot_accuracy": {l: r.test[l]["accuracy"] for l in work.zero_shot},
         "zero_shot_via": r.zero_shot_via,
         "train_examples_processed": r.train_examples,
         "optimizer_steps": r.steps,
         "stopping": r.stopped,
-        "probe_mean_accuracy": floor,
+        "probe_mean_accuracy": probes[name].summary(langs)["mean_accuracy"],
         # a tuned paradigm below its own probe is a recipe problem, flagged in every report
         # under DP the probe fitted without noise is a reference, not a floor; the DP probe (same guarantee) is
         "below_probe": cfg.method.name != "head" and (mean < dp_floor - 1e-9 if dp_floor is not None else
@@ -87,8 +122,14 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
         out["dev_score"] = r.dev_score  # the dev criterion of the kept state: the probe competes on it
     if "privacy" in r.extra:
         out["privacy"] = r.extra["privacy"]
+    out.update(metric_fields(r.test, langs))
+    if metric != "accuracy":
+        out[f"probe_mean_{metric}"] = floor
     if dp_floor is not None:
-        out["dp_probe_mean_accuracy"] = dp_floor
+        out["dp_probe_mean_accuracy"] = dp_probes["federated" if name.startswith("federated") else name
+                                                  ].summary(langs)["mean_accuracy"]
+        if metric != "accuracy":
+            out[f"dp_probe_mean_{metric}"] = dp_floor
     if name.startswith("federated"):
         probe_bytes = probes["federated"].bytes_per_client if cfg.method.probe_init else 0
         out["rounds_taken"] = r.extra.get("rounds_taken", cfg.federated.rounds)
@@ -175,9 +216,17 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     caps, seed = cfg.data, cfg.run.seed
 
     template = text_template(cfg, backbone, data)
+    token = data[langs[0]].token_task
+    cut = {l: AlignmentCounts() for l in data}
+    metric = run_metric(cfg, labels)
 
     def tok(examples, lang):
-        return tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix, data[lang].allowed, template)
+        if token:
+            out = tokenize_words(examples, backbone.tokenizer, max_length, backbone.input_prefix, labels, cut[lang])
+        else:
+            out = tokenize(examples, backbone.tokenizer, max_length, backbone.input_prefix, data[lang].allowed, template)
+        out.metric = metric
+        return out
 
     capped = {l: stratified_cap(data[l].train, caps.max_train_per_language, seed) for l in langs}
     if caps.train_fraction < 1:  # data efficiency: a stratified fraction of what the cap kept
@@ -198,8 +247,20 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
         zero_shot=zero_shot,
         distances=language_distances(cfg, langs + zero_shot),
         num_labels=len(labels),
+        truncation={l: vars(c) for l, c in cut.items() if c.cut_words} if token else {},
     )
     return work, labels
+
+
+def run_metric(cfg: Config, labels) -> str:
+    """The metric this run selects on (train.select_metric resolved against its labels)."""
+    from borderless.data.conll import is_bio
+
+    metric = resolve_metric(cfg, is_bio(labels))
+    if metric == "f1" and not is_bio(labels):
+        raise ConfigError(f"train.select_metric = \"f1\" is entity F1 over BIO tags; this run's tags "
+                          f"({', '.join(labels[:6])}...) are not BIO: use accuracy or macro_f1")
+    return metric
 
 
 def dev_cap(caps, zero_shot: bool) -> int:
@@ -213,18 +274,24 @@ def probe_data(cfg: Config, backbone: Backbone, work: Workload, num_labels: int)
     """Cached frozen features of every split (computed once per sentence and backbone, on disk)."""
     t0 = time.perf_counter()
     store = feature_store(resolve_cache_dir(cfg.backbone), backbone.name, backbone.model, cfg.probe.feature_batch_size,
-                          pooling_of(cfg.method))
+                          pooling_of(cfg.method, token_task(cfg.data)))
     x, y = {}, {}
     for split, sets in (("train", work.train), ("dev", work.dev), ("test", work.test)):
         for lang, data in sets.items():
             x[(lang, split)] = store.get(data)
-            y[(lang, split)] = torch.tensor(data.labels, dtype=torch.long)
+            y[(lang, split)] = torch.tensor(np.concatenate(data.tags) if data.token_task and len(data) else data.labels,
+                                            dtype=torch.long)
     clients = work.client_rows
     nearest = {z: work.nearest_training_language(z) for z in work.zero_shot}
     facts = {"computed_sentences": store.computed, "seconds": round(time.perf_counter() - t0, 2),
              "cache": str(store.folder) if store.folder else None}
     allowed = {l: s.allowed[0] for l, s in work.test.items() if s.allowed and s.allowed[0]}
-    return ProbeData(list(work.languages), work.evaluated, num_labels, x, y, clients, nearest, allowed), facts
+    one = next(iter(work.test.values()))
+    words = {(lang, split): np.concatenate([[0], np.cumsum([len(t) for t in data.tags])])
+             for split, sets in (("train", work.train), ("dev", work.dev), ("test", work.test))
+             for lang, data in sets.items() if data.token_task}
+    return ProbeData(list(work.languages), work.evaluated, num_labels, x, y, clients, nearest, allowed,
+                     words, one.label_names, one.metric), facts
 
 
 def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: dict) -> tuple[dict, dict]:
@@ -246,7 +313,7 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
                              cfg.federated.clients_per_round, cfg.run.seed, paradigms=needed))
     facts = {"fitted_on": "the starting model's features (untrained prompt included)",
              "seconds": round(time.perf_counter() - t0, 2),
-             "dev_accuracy": {k: pr.dev_accuracy for k, pr in fitted.items()}}
+             "dev_score": {k: pr.dev_score for k, pr in fitted.items()}}
     return fitted, facts
 
 
@@ -307,7 +374,7 @@ def dp_start_probes(cfg: Config, model, work: Workload, frozen: ProbeData) -> tu
                                               rounds=1), data)
     facts = {"fitted_on": "DP-SGD (privacy.probe_*) on the starting model's features, the party's own noise",
              "seconds": round(time.perf_counter() - t0, 2),
-             "dev_accuracy": {k: pr.dev_accuracy for k, pr in fitted.items()},
+             "dev_score": {k: pr.dev_score for k, pr in fitted.items()},
              "test_accuracy": {k: pr.mean_test for k, pr in fitted.items()}}
     return fitted, facts
 
@@ -325,7 +392,8 @@ def probe_results(cfg: Config, probes: dict, work: Workload) -> dict[str, Paradi
     out = {}
     for paradigm in cfg.run.paradigms:
         probe = probes[paradigm]
-        test = {l: {"accuracy": a, "examples": float(len(work.test[l]))} for l, a in probe.test_accuracy.items()}
+        test = {l: {**probe.test_metrics.get(l, {}), "accuracy": a, "examples": float(len(work.test[l]))}
+                for l, a in probe.test_accuracy.items()}
         out[paradigm] = ParadigmResult(paradigm, test, 0.0, 0, {z: "the probe's head" for z in work.zero_shot},
                                        extra={"bytes_per_client": probe.bytes_per_client,
                                               "rounds_taken": probe.rounds} if paradigm.startswith("federated") else {})
@@ -443,7 +511,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     if progress:
         print("frozen-feature probes (mean test accuracy): " + ", ".join(
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
-    model = build_for(backbone, labels, cfg.method, cfg.run.seed)
+    model = build_for(backbone, labels, cfg.method, cfg.run.seed, token_task(cfg.data))
     base = trainable_state(model)
     dp_lpft = cfg.method.probe_init and cfg.privacy.mechanism == "example"
     init_probes, init_facts = ((dp_start_probes if dp_lpft else start_probes)(cfg, model, work, pdata, *([] if dp_lpft else [probes]))
@@ -466,7 +534,8 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     init = base
     n_trainable = state_num_params(init)
     head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
-    majority = {l: majority_share(work.test[l].labels) for l in work.evaluated}
+    baselines = majority_baselines(work, data)
+    majority = {l: b["accuracy"] for l, b in baselines.items()}
     tokenization = stats_by_language(backbone.tokenizer, data, work.languages + work.zero_shot)
     summary = {
         "config": cfg.to_dict(),
@@ -475,7 +544,10 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         "labels": list(labels),
         "data": {"dataset": cfg.data.dataset, "notes": [n for l in data for n in data[l].notes],
                  # languages with fewer labels than the run: their logits are masked to their own
-                 "label_sets": {l: [labels[i] for i in data[l].allowed] for l in data if data[l].allowed}},
+                 "label_sets": {l: [labels[i] for i in data[l].allowed] for l in data if data[l].allowed},
+                 "task": "token" if work.test[work.languages[0]].token_task else "sentence",
+                 # token tasks: words whose first sub-word max_length cut (neither trained on nor scored)
+                 "truncation": work.truncation},
         "examples": {l: {"train": len(work.train.get(l, ())), "dev": len(work.dev[l]), "test": len(work.test[l])}
                      for l in work.languages + work.zero_shot},
         "distances": ({"kind": cfg.federated.distance_kind,
@@ -499,7 +571,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             "probe_bytes_per_client": probes["federated"].bytes_per_client if cfg.method.probe_init else 0,
             "head_bytes": head_bytes,
         },
-        "majority_class_accuracy": majority,
+        "majority_class_accuracy": majority,  # a token task's: the most frequent tag per word type
+        "majority_baseline": baselines,  # every metric of it
+        "metric": work.metric,
         "features": feature_facts,
         "head_init": init_facts,
         "probes": {p: probes[p].summary(work.languages) for p in PROBE_PARADIGMS},

@@ -18,6 +18,7 @@ from borderless.config import TrainConfig
 from borderless.data.types import Example
 
 BUCKET_BATCHES = 50  # batches per length-sorted bucket: sorting within buckets keeps batches random
+IGNORE = -100  # token tasks: the label of positions that are not a word's first sub-word (no loss, not scored)
 
 
 @dataclass
@@ -30,10 +31,20 @@ class TokenizedSet:
     pad_id: int
     # per example, the label indices its language has (() = all); None: every example may take every label
     allowed: list[tuple[int, ...]] | None = None
+    # token tasks (borderless.token_alignment): per example, the position in input_ids of each kept word's
+    # first sub-word, and that word's tag; ``labels`` are then 0 (no sentence label)
+    word_starts: list[np.ndarray] | None = None
+    tags: list[np.ndarray] | None = None
+    label_names: tuple[str, ...] = ()  # token tasks: the tag names (entity F1 reads BIO spans from them)
+    metric: str = "accuracy"  # what "score" is in this set's evaluations (train.select_metric, resolved)
 
     def __post_init__(self) -> None:
         self.input_ids = [x if isinstance(x, np.ndarray) and x.dtype == np.int32 else np.asarray(x, dtype=np.int32)
                           for x in self.input_ids]
+
+    @property
+    def token_task(self) -> bool:
+        return self.tags is not None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -46,6 +57,11 @@ class TokenizedSet:
             seq = self.input_ids[i]
             ids[row, : len(seq)] = torch.from_numpy(seq)
             mask[row, : len(seq)] = 1
+        if self.tags is not None:  # (batch, width): each word's tag at its first sub-word, IGNORE elsewhere
+            labels = torch.full((len(idx), width), IGNORE, dtype=torch.long)
+            for row, i in enumerate(idx):
+                labels[row, torch.from_numpy(self.word_starts[i]).long()] = torch.from_numpy(self.tags[i]).long()
+            return ids, mask, labels
         return ids, mask, torch.tensor([self.labels[i] for i in idx], dtype=torch.long)
 
     def label_mask(self, idx: list[int], num_labels: int) -> torch.Tensor | None:
@@ -60,19 +76,36 @@ class TokenizedSet:
         return mask
 
     def select(self, idx: list[int]) -> "TokenizedSet":
+        def pick(values):
+            return None if values is None else [values[i] for i in idx]
+
         return TokenizedSet([self.input_ids[i] for i in idx], [self.labels[i] for i in idx],
-                            [self.uids[i] for i in idx], self.pad_id,
-                            None if self.allowed is None else [self.allowed[i] for i in idx])
+                            [self.uids[i] for i in idx], self.pad_id, pick(self.allowed),
+                            pick(self.word_starts), pick(self.tags), self.label_names, self.metric)
 
     @staticmethod
     def concat(sets: list["TokenizedSet"]) -> "TokenizedSet":
         allowed = None
         if any(s.allowed is not None for s in sets):
             allowed = [a for s in sets for a in (s.allowed if s.allowed is not None else [()] * len(s))]
+        if len({s.token_task for s in sets}) > 1:
+            raise ValueError("cannot join a token task's sentences with a sentence task's")
+        token = sets[0].token_task
         return TokenizedSet(
             [x for s in sets for x in s.input_ids], [y for s in sets for y in s.labels],
             [u for s in sets for u in s.uids], sets[0].pad_id, allowed,
+            [w for s in sets for w in s.word_starts] if token else None,
+            [t for s in sets for t in s.tags] if token else None, sets[0].label_names, sets[0].metric,
         )
+
+
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of sentence logits (batch, labels), or of token logits (batch, width, labels) over the
+    words' first sub-words (the other positions carry IGNORE)."""
+    if labels.dim() == 2:
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE,
+                               reduction=reduction)
+    return F.cross_entropy(logits, labels, reduction=reduction)
 
 
 def restrict(logits: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -250,7 +283,7 @@ def train_steps(model: torch.nn.Module, stream: BatchStream, steps: int, optimiz
         idx = stream.next()
         ids, mask, labels = stream.data.collate(idx)
         logits = model(ids, mask)
-        loss = F.cross_entropy(restrict(logits, stream.data.label_mask(idx, logits.shape[-1])), labels)
+        loss = task_loss(restrict(logits, stream.data.label_mask(idx, logits.shape[-1])), labels)
         if prox:
             loss = loss + 0.5 * prox_mu * sum(((p - a) ** 2).sum() for p, a in prox)
         optimizer.zero_grad(set_to_none=True)
@@ -271,38 +304,55 @@ def evaluate_many(model: torch.nn.Module, sets: dict[str, TokenizedSet], batch_s
         return {k: evaluate(model, sets[k], batch_size) for k in sets}
     whole = TokenizedSet.concat([sets[k] for k in names])
     owner = np.repeat(np.arange(len(names)), [len(sets[k]) for k in names])
-    model.eval()
-    order = sorted(range(len(whole)), key=lambda i: len(whole.input_ids[i]))
-    correct = np.zeros(len(names))
-    loss = np.zeros(len(names))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        ids, mask, labels = whole.collate(idx)
-        logits = model(ids, mask)
-        logits = restrict(logits, whole.label_mask(idx, logits.shape[-1]))
-        per = F.cross_entropy(logits, labels, reduction="none").double().numpy()
-        hit = (logits.argmax(-1) == labels).numpy()
-        np.add.at(loss, owner[idx], per)
-        np.add.at(correct, owner[idx], hit)
-    out = {k: {"accuracy": 0.0, "loss": 0.0, "examples": 0.0} for k in sets if not len(sets[k])}
+    preds, losses = _predict(model, whole, batch_size)
+    out = {k: evaluate(model, sets[k], batch_size) for k in sets if not len(sets[k])}
     for j, k in enumerate(names):
-        n = len(sets[k])
-        out[k] = {"accuracy": float(correct[j]) / n, "loss": float(loss[j]) / n, "examples": float(n)}
+        rows = np.flatnonzero(owner == j)
+        out[k] = scores(sets[k], [preds[i] for i in rows], float(losses[rows].sum()))
     return {k: out[k] for k in sets}
 
 
 @torch.inference_mode()
 def evaluate(model: torch.nn.Module, data: TokenizedSet, batch_size: int) -> dict[str, float]:
-    """Accuracy and mean loss, batches sorted by length, no autograd."""
+    """Accuracy, mean loss, the task's other metrics (``borderless.metrics``) and ``score`` (the set's
+    ``metric``: what selection compares), batches sorted by length, no autograd."""
+    preds, losses = _predict(model, data, batch_size)
+    return scores(data, preds, float(losses.sum()))
+
+
+def _predict(model: torch.nn.Module, data: TokenizedSet, batch_size: int) -> tuple[list, np.ndarray]:
+    """Each example's prediction (a label index; a token task's: one tag per kept word) and summed loss."""
     model.eval()
     order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
-    correct, total_loss = 0, 0.0
+    preds: list = [None] * len(data)
+    losses = np.zeros(len(data))
     for start in range(0, len(order), batch_size):
         idx = order[start : start + batch_size]
         ids, mask, labels = data.collate(idx)
         logits = model(ids, mask)
         logits = restrict(logits, data.label_mask(idx, logits.shape[-1]))
-        total_loss += float(F.cross_entropy(logits, labels, reduction="sum"))
-        correct += int((logits.argmax(-1) == labels).sum())
-    n = max(len(data), 1)
-    return {"accuracy": correct / n, "loss": total_loss / n, "examples": float(len(data))}
+        if data.token_task:
+            per = task_loss(logits, labels, "none").reshape(labels.shape).double().sum(1).numpy()
+            best = logits.argmax(-1).numpy()
+            for row, i in enumerate(idx):
+                preds[i] = best[row, data.word_starts[i]]
+        else:
+            per = F.cross_entropy(logits, labels, reduction="none").double().numpy()
+            for row, p in zip(idx, logits.argmax(-1).tolist()):
+                preds[row] = p
+        losses[idx] = per
+    return preds, losses
+
+
+def scores(data: TokenizedSet, preds: list, loss_sum: float) -> dict[str, float]:
+    from borderless.metrics import sentence_scores, token_scores
+
+    if data.token_task:
+        out = token_scores(data.tags, preds, data.label_names)
+        out["loss"] = loss_sum / max(out["words"], 1)  # per word, as training's mean
+    else:
+        out = sentence_scores(np.asarray(data.labels), np.asarray(preds, dtype=np.int64))
+        out["loss"] = loss_sum / max(len(data), 1)
+    out["examples"] = float(len(data))
+    out["score"] = out[data.metric]  # what dev selection and early stopping compare
+    return out

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from borderless.data.types import DataError
+
 Sentence = tuple[int, list[str], list[str]]  # (line of its first word, words, tag names)
 
 
 def read_conll(text: str, path: Path | str, tag_column: int = -1) -> list[Sentence]:
     """The sentences of one CoNLL file's text; ``path`` names the file in errors."""
-    from borderless.data.folder import DataError
-
     out: list[Sentence] = []
     words: list[str] = []
     tags: list[str] = []

@@ -28,15 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from borderless.data.sampling import grouped_cap, stratified_cap
-from borderless.data.types import Example, LabelSet, LanguageData
+from borderless.data.types import DataError, Example, LabelSet, LanguageData
 
 SPLITS = ("train", "dev", "test")
 FORMATS = ("tsv", "csv", "jsonl", "conll")
 csv.field_size_limit(sys.maxsize)  # news articles exceed the csv module's 128 KiB default
-
-
-class DataError(ValueError):
-    """Bad or missing data, naming the file, line and fix."""
 
 
 @dataclass(frozen=True)

@@ -101,11 +101,12 @@ def partition(train: dict[str, list[Example]], spec: PartitionSpec, seed: int) -
 
 
 def histogram(assignment: Assignment, train: dict[str, list[Example]], label_names: tuple[str, ...]) -> str:
-    """A per-client table: size, languages and label counts."""
+    """A per-client table: size, languages and label counts (a token task's: tag counts over its words)."""
     short = [name.split("/")[0][:6] for name in label_names]
     lines = [f"{'client':<12} {'size':>5}  " + " ".join(f"{s:>6}" for s in short) + "  languages"]
     for client, items in assignment.items():
-        labels = Counter(train[l][i].label for l, i in items)
+        labels = Counter(t for l, i in items for t in (train[l][i].tags if train[l][i].tags is not None
+                                                          else (train[l][i].label,)))
         langs = Counter(l for l, _ in items)
         lang_text = ", ".join(f"{l}:{c}" for l, c in sorted(langs.items()))
         lines.append(f"{client:<12} {len(items):>5}  " + " ".join(f"{labels.get(k, 0):>6}" for k in range(len(label_names)))

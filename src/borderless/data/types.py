@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+class DataError(ValueError):
+    """Bad or missing data, naming the file, line and fix."""
+
+
 @dataclass(frozen=True)
 class Example:
     uid: str  # "<lang>/<id>": the same sentence id across parallel languages

@@ -108,10 +108,10 @@ def measured_bytes(wire, langs: list[str]) -> int:
 
 def to_record(probe: Probe) -> dict:
     return {"paradigm": probe.paradigm, "heads": probe.heads, "weight_decay": probe.weight_decay,
-            "dev_accuracy": probe.dev_accuracy, "test_accuracy": probe.test_accuracy,
+            "dev_score": probe.dev_score, "test_accuracy": probe.test_accuracy,
             "bytes_per_client": probe.bytes_per_client, "rounds": probe.rounds}
 
 
 def from_record(d: dict) -> Probe:
-    return Probe(d["paradigm"], d["heads"], d["weight_decay"], d["dev_accuracy"], d["test_accuracy"],
+    return Probe(d["paradigm"], d["heads"], d["weight_decay"], d["dev_score"], d["test_accuracy"],
                  d["bytes_per_client"], d["rounds"])

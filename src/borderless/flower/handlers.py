@@ -106,7 +106,7 @@ def personal_probe(s: NodeSetup, content: RecordDict) -> RecordDict:
     data = s.features("frozen")
     fed = Probe("federated", {s.language: heads[0]}, {"all": float(conf["weight_decays"][0])}, {})
     p = personalised_probe(data, fed, tuple(int(i) for i in conf["iters"]))
-    return records.metrics_reply({"dev": p.dev_accuracy[s.language], "test": p.test_accuracy[s.language]})
+    return records.metrics_reply({"dev": p.dev_score[s.language], "test": p.test_accuracy[s.language]})
 
 
 def personal(s: NodeSetup, content: RecordDict) -> RecordDict:
@@ -124,7 +124,7 @@ def personal(s: NodeSetup, content: RecordDict) -> RecordDict:
         save_personal_state(s, out)
         saved = 1
     metrics = {"personal_steps": out.best_step, "personal_trained": out.trained, "train_examples": out.train_examples,
-               "dev_accuracy": out.dev_accuracy, "saved_on_node": saved, "personal_s": time.perf_counter() - t0,
+               "dev_score": out.dev_score, "saved_on_node": saved, "personal_s": time.perf_counter() - t0,
                **{f"test.{k}": v for k, v in out.test.items()},
                **{f"dev_at.{k}": v for k, v in out.dev_curve.items()}}
     return records.metrics_reply(metrics)
@@ -141,7 +141,7 @@ def save_personal_state(s: NodeSetup, out) -> None:
     atomic_files.save_safetensors(out.state, folder / "personal_state.safetensors")
     atomic_files.write_text(folder / "personal_state.json", json.dumps({
         "language": s.language, "method": s.cfg.method.name, "backbone": s.cfg.backbone.name,
-        "personal_steps": out.best_step, "dev_accuracy": out.dev_accuracy, "test": out.test,
+        "personal_steps": out.best_step, "dev_score": out.dev_score, "test": out.test,
         "note": "federated + personal: this node's own adaptation of the federation's state; it never left the node"},
         indent=2))
 

@@ -124,7 +124,7 @@ def write_results(folder: Path, cfg: Config, fed, personal, probes: dict, found:
         "head_init": ({"kind": "probe", "fitted_on": "the untrained prompt's features" if initial.changes_features_at_start
                        else "frozen features (the method starts as the identity)",
                        "weight_decay": probes["start"].weight_decay["all"],
-                       "dev_accuracy": probes["start"].dev_accuracy} if "start" in probes else {"kind": "random"}),
+                       "dev_score": probes["start"].dev_score} if "start" in probes else {"kind": "random"}),
         "paradigms": paradigms,
         "not_deployed": NOT_DEPLOYED,
         "round_wall_s": [round(x, 2) for x in fed.round_s],

@@ -354,7 +354,7 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
         dev = evaluate_all(nodes, state_for, "dev", cfg)
         for lang, m in dev.items():
             sink({"paradigm": "federated", "round": rnd, "lang": lang, "split": "dev", **m})
-        return statistics.fmean(dev[l]["accuracy"] for l in langs if l in dev)
+        return statistics.fmean(dev[l]["score"] for l in langs if l in dev)
 
     result, round_s, rejected, stop, carry = None, [], [], False, None
     saved = ckpt.resumed("federated")
@@ -448,13 +448,13 @@ def federated_personal(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fed: Fede
     for nid, reply in by_node.items():
         lang, m = sent[nid], records.read_metrics(reply.content)
         out.test[lang] = {k[5:]: v for k, v in m.items() if k.startswith("test.")}
-        out.dev[lang] = m["dev_accuracy"]
+        out.dev[lang] = m["dev_score"]
         out.steps[lang] = {"personal_steps": int(m["personal_steps"]), "personal_trained": int(m["personal_trained"])}
         out.saved_on_node[lang] = bool(m["saved_on_node"])
         for k, v in m.items():
             if k.startswith("dev_at."):
                 sink({"paradigm": "federated_personal", "client": lang, "personal_step": int(k[7:]), "lang": lang,
-                      "split": "dev", "accuracy": v})
+                      "split": "dev", "score": v})
         sink({"paradigm": "federated_personal", "lang": lang, "split": "test", **out.test[lang]})
     say("personal adaptation: " + ", ".join(f"{l} {100 * out.test[l]['accuracy']:.1f} "
                                              f"({out.steps[l]['personal_steps']} steps)" for l in out.test))

@@ -1,5 +1,7 @@
 """A tuned backbone plus a classification head on pooled hidden states of the real tokens: their
-mean, or the last real token's (a decoder's summary of the whole text; batches are right-padded)."""
+mean, or the last real token's (a decoder's summary of the whole text; batches are right-padded);
+or, for token tasks (pooling "token"), on every position's hidden state: logits (batch, width, labels),
+of which the loss and the scores read each word's first sub-word (``borderless.token_alignment``)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ class EncoderClassifier(nn.Module):
         self.encoder = encoder
         self.num_virtual_tokens = num_virtual_tokens
         self.head = nn.Linear(hidden_size, num_labels)
-        self.pooling = "mean"  # or "last": set from method.pooling by the factory
+        self.pooling = "mean"  # or "last", or "token" (token tasks): set by the factory
         self.compute_dtype = torch.float32  # the frozen backbone's dtype (bfloat16: it runs under autocast)
         self._release = release
 
@@ -62,7 +64,10 @@ class EncoderClassifier(nn.Module):
 
 
 def pool(hidden: torch.Tensor, attention_mask: torch.Tensor, pooling: str = "mean") -> torch.Tensor:
-    """``mean``: the mean over the real tokens; ``last``: the last real token of each right-padded row."""
+    """``mean``: the mean over the real tokens; ``last``: the last real token of each right-padded row;
+    ``token``: every position, unpooled (token tasks)."""
+    if pooling == "token":
+        return hidden
     if pooling == "last":
         last = attention_mask.sum(1).clamp_min(1) - 1
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), last]

@@ -25,18 +25,21 @@ BUILDERS = {
 }
 
 
-def pooling_of(cfg: MethodConfig) -> str:
-    """The pooling the head (and its probe) reads: last with the verbalizer unless set, else mean."""
+def pooling_of(cfg: MethodConfig, token: bool = False) -> str:
+    """The pooling the head (and its probe) reads: none on a token task (each word's first sub-word);
+    else last with the verbalizer unless set, else mean."""
+    if token:
+        return "token"
     return cfg.pooling or ("last" if cfg.classifier == "verbalizer" else "mean")
 
 
 def build_classifier(backbone_model: torch.nn.Module, hidden_size: int, num_labels: int, cfg: MethodConfig,
-                     seed: int, verbalizer: torch.nn.Module | None = None) -> EncoderClassifier:
+                     seed: int, verbalizer: torch.nn.Module | None = None, token: bool = False) -> EncoderClassifier:
     """``verbalizer``: a frozen head scoring label words (``borderless.tuning.verbalizer``) in place of
     the trained linear head."""
     dtype = frozen_dtype(backbone_model)
     model = BUILDERS[cfg.name](backbone_model, hidden_size, num_labels, cfg, seed)
-    model.pooling = pooling_of(cfg)
+    model.pooling = pooling_of(cfg, token)
     model.compute_dtype = dtype
     trainable_to_float32(model)
     if verbalizer is not None:
@@ -44,12 +47,13 @@ def build_classifier(backbone_model: torch.nn.Module, hidden_size: int, num_labe
     return model
 
 
-def build_for(backbone, labels: list[str], cfg: MethodConfig, seed: int) -> EncoderClassifier:
-    """The classifier of ``cfg`` on a loaded backbone (with its verbalizer when configured)."""
+def build_for(backbone, labels: list[str], cfg: MethodConfig, seed: int, token: bool = False) -> EncoderClassifier:
+    """The classifier of ``cfg`` on a loaded backbone (with its verbalizer when configured); ``token``: a
+    token task's (a tag per position)."""
     from borderless.tuning.verbalizer import verbalizer_head
 
     words = verbalizer_head(backbone, list(labels), cfg) if cfg.classifier == "verbalizer" else None
-    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg, seed, words)
+    model = build_classifier(backbone.model, backbone.hidden_size, len(labels), cfg, seed, words, token)
     if cfg.name == "prompt" and cfg.prompt_init == "labels":
         init_prompt_from_labels(model, backbone, list(labels), cfg)
     if cfg.name == "prefix" and cfg.prefix_init == "keys":

@@ -39,7 +39,7 @@ def write_conll_folder(root, langs=("aaa", "bbb"), pos=False):
     return root
 
 
-def token_config(tmp_path, method="prompt", backbone="tiny-random", pos=False, extra=""):
+def token_config(tmp_path, method="prompt", backbone="tiny-random", pos=False, extra="", overrides=()):
     data = write_conll_folder(tmp_path / "conll", pos=pos)
     text = tiny_config_text(data, ("aaa", "bbb"), f"""
 [run]
@@ -49,7 +49,7 @@ paradigms = ["monolingual", "centralized", "federated", "federated_personal"]
                         'splits = { train = "{lang}/train.txt", dev = "{lang}/dev.txt", test = "{lang}/test.txt" }\n', 1)
     text = text.replace('name = "tiny-random"', f'name = "{backbone}"').replace("lr = 0.01", "lr = 0.05")
     (tmp_path / "c.toml").write_text(text)
-    return load_config(tmp_path / "c.toml", [f'method.name="{method}"'])
+    return load_config(tmp_path / "c.toml", [f'method.name="{method}"', *overrides])
 
 
 @pytest.mark.parametrize("method", ["prompt", "lora", "full"])
@@ -72,6 +72,12 @@ def test_ner_runs_every_paradigm_on_a_users_conll_folder(tmp_path, method):
     rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
     dev = [row for row in rows if row.get("split") == "dev"]
     assert dev and all(row["score"] == row["f1"] for row in dev)  # selection reads entity F1
+    if method == "prompt":  # loading a tagger for predict / serve is refused by name, not half-done
+        import borderless
+        from borderless.errors import ModelError
+
+        with pytest.raises(ModelError, match="token task"):
+            borderless.load(out.folder)
 
 
 def test_an_identity_start_equals_its_probe_in_f1(tmp_path):
@@ -122,3 +128,34 @@ def test_sentence_tasks_carry_macro_f1_beside_accuracy(tmp_path, sib200_dir):
     maj = r["majority_baseline"][r["languages"][0]]
     assert maj["macro_f1"] < maj["accuracy"]
     assert "### Test macro-F1 (%) per language" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_commands_not_built_for_token_tasks_refuse_by_name(tmp_path):
+    from borderless.audit.command import audit
+    from borderless.compare import run_compare
+    from borderless.config import ConfigError
+
+    cfg = token_config(tmp_path)
+    with pytest.raises(ConfigError, match="`borderless compare` does not handle token tasks"):
+        run_compare(cfg, tmp_path / "cmp")
+    with pytest.raises(ConfigError, match="`borderless audit` does not handle token tasks"):
+        audit(cfg, tmp_path / "audit")
+    with pytest.raises(ConfigError, match="federated.attack"):
+        load_config(tmp_path / "c.toml", ['federated.attack="label_flip"', 'federated.attack_clients=["aaa"]'])
+
+
+def test_seeds_report_leads_with_entity_f1_and_names_the_worst_language(tmp_path):
+    from borderless.report import write_seeds_report
+
+    folders = []
+    for seed in (0, 1):
+        cfg = token_config(tmp_path, overrides=[f"run.seed={seed}", 'run.paradigms=["monolingual", "federated"]'])
+        folders.append(run(cfg, tmp_path / f"seed{seed}", progress=False).folder)
+    path = write_seeds_report(folders, tmp_path / "seeds")
+    text = path.read_text()
+    s = json.loads((tmp_path / "seeds" / "results.json").read_text())
+    assert s["metric"] == "f1" and "accuracy" in s["metrics"]
+    assert "Test entity F1 (seqeval, strict IOB2) in %" in text and "Test token accuracy in %" in text
+    worst = s["paradigms"]["federated"]["worst_f1"]
+    assert worst["language"] in ("aaa", "bbb") and f"({worst['language']})" in text
+    assert "| federated − monolingual |" in text

@@ -70,6 +70,10 @@ def run_compare(cfg: Config, output: Path, progress: bool = True, redo_changed: 
     from borderless.compare_report import summarize, write_compare_report
     from borderless.runner import ensure_writable, load_data, run
 
+    from borderless.config import refuse_token_task
+
+    refuse_token_task(cfg, "compare", "run each method over seeds with scripts/seeds.sh (configs/masakhaner.toml "
+                      "says how)")
     run_cell = run_cell or run
     output = Path(output)
     load_data(cfg)  # bad data or language codes fail here, before anything is written

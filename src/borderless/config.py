@@ -606,6 +606,13 @@ def token_task(d: DataConfig) -> bool:
     return (d.format or preset_format(d.dataset)) == "conll"
 
 
+def refuse_token_task(c: "Config", command: str, instead: str) -> None:
+    """Commands not built for token tasks say so by name before anything runs."""
+    if token_task(c.data):
+        raise ConfigError(f"data.dataset = {c.data.dataset!r} is a token task (a tag per word); `borderless "
+                          f"{command}` does not handle token tasks yet: {instead}")
+
+
 def preset_format(dataset: str) -> str:
     from borderless.data.presets import PRESETS
 
@@ -624,6 +631,9 @@ def _validate_token_task(c: "Config", bad) -> None:
     if c.privacy.mechanism == "example":
         bad("privacy.mechanism", "DP-SGD's per-example gradients are per sentence; a token task's are not wired "
             "yet: use mechanism = \"client\" or \"local\" (update-level), or \"none\"")
+    if c.federated.attack == "label_flip":
+        bad("federated.attack", "label_flip shifts sentence labels; a token task's are per word: use sign_flip, "
+            "gaussian or nan")
     if c.data.zero_shot_dataset and preset_format(c.data.zero_shot_dataset) != "conll":
         bad("data.zero_shot_dataset", f"{c.data.zero_shot_dataset!r} labels sentences; a token task's zero-shot "
             "languages must be tagged the same way")

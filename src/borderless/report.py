@@ -106,8 +106,10 @@ def floor_warnings(summary: dict) -> list[str]:
     for p, r in summary["paradigms"].items():
         mean = r[f"mean_{metric}"]
         if base is not None and mean <= base + 0.01:
-            out.append(f"**Warning:** {p} ({_pct(mean)}) is at or below {what} ({_pct(base)}): it did not learn; "
-                       "give it more steps or a higher learning rate.")
+            out.append(f"**Warning:** {p} ({_pct(mean)}) is at or below {what} ({_pct(base)}): "
+                       + ("it tags no better than recalling each word's most frequent tag from training; give it "
+                          "more steps, more data or a method that trains more of the model." if token else
+                          "it did not learn; give it more steps or a higher learning rate."))
         if r.get("below_probe") and "dp_probe_mean_accuracy" in r:
             out.append(f"**Warning:** {p} ({_pct(mean)}) is below its own DP probe "
                        f"({_pct(r[f'dp_probe_mean_{metric}'])}, the same guarantee): under this noise, tuning lost to "
@@ -315,11 +317,12 @@ def write_report(folder: Path, summary: dict) -> Path:
         if len(refused) > 20:
             lines.append(f"- … {len(refused) - 20} more in results.json")
     selected = [p for p, r in summary["paradigms"].items() if r.get("chosen_on_dev")]
+    metric = summary.get("metric", "accuracy")
     if selected:
         lines += ["", "Kept on dev: after stopping, each paradigm's frozen-feature probe competed with its best "
                   "tuned state on the same dev criterion (train.probe_candidate); where the probe won, its test "
-                  "accuracy is the one reported. Tuned state alone (mean test): " + ", ".join(
-                      f"{p} {_pct(summary['paradigms'][p]['tuned_mean_accuracy'])}" for p in selected) + "."]
+                  f"scores are the ones reported. Tuned state alone (mean test {metric_name(summary, metric)}): "
+                  + ", ".join(f"{p} {_pct(summary['paradigms'][p][f'tuned_mean_{metric}'])}" for p in selected) + "."]
     lines += ["", "## Plots", "", "![accuracy by family](plots/accuracy_by_family.png)" if many
               else "![accuracy by language](plots/accuracy_by_language.png)"]
     if has_curves:
@@ -327,7 +330,7 @@ def write_report(folder: Path, summary: dict) -> Path:
     if c["run"].get("language_analysis", True) and len(summary["languages"]) >= 3:
         from borderless.language.analysis import language_section
 
-        accuracy = {p: r["test_accuracy"] for p, r in summary["paradigms"].items()}
+        accuracy = {p: r[f"test_{metric}"] for p, r in summary["paradigms"].items()}  # the run's metric
         section = language_section(summary["languages"], accuracy, folder / "plots",
                                    tokenization=summary.get("tokenization"))
         if many:  # its per-language table lives with the others
@@ -359,30 +362,45 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def seeds_summary(summaries: list[dict]) -> dict:
     """Mean ± std over runs that differ only in their seed: per language and paradigm, the tuned
-    accuracy, its probe floor, and the gains over monolingual and centralized."""
+    score, its probe floor, and the gains over monolingual and centralized, in the run's metric; every
+    other metric the runs carry (accuracy, macro-F1, ...) as per-language and mean values beside it."""
     first = summaries[0]
     langs, paradigms = first["languages"], list(first["paradigms"])
+    metric = first.get("metric", "accuracy")
+    metrics = [k for k in dict.fromkeys([metric, "accuracy", "macro_f1", "weighted_f1", "f1", "precision", "recall"])
+               if all(f"test_{k}" in s["paradigms"][p] for s in summaries for p in paradigms)]
+    majority = {k: {l: _mean_std([s["majority_baseline"][l][k] for s in summaries]) for l in langs}
+                for k in metrics if all(k in s.get("majority_baseline", {}).get(l, {}) for s in summaries for l in langs)}
+    if "accuracy" not in majority and first.get("majority_class_accuracy"):
+        majority["accuracy"] = {l: (first["majority_class_accuracy"][l], 0.0) for l in langs
+                                if l in first["majority_class_accuracy"]}
     out = {"seeds": [s["config"]["run"]["seed"] for s in summaries], "languages": langs, "paradigms": {},
-           "probes": {}, "gains": {}, "majority_class_accuracy": first.get("majority_class_accuracy", {})}
+           "probes": {}, "gains": {}, "metric": metric, "metrics": metrics, "majority": majority,
+           "majority_class_accuracy": {l: v[0] for l, v in majority.get("accuracy", {}).items()}}
     for p in paradigms:
-        per_lang = {l: _mean_std([s["paradigms"][p]["test_accuracy"][l] for s in summaries]) for l in langs}
-        out["paradigms"][p] = {"test_accuracy": per_lang,
-                               "mean_accuracy": _mean_std([s["paradigms"][p]["mean_accuracy"] for s in summaries]),
-                               "below_probe": [s["config"]["run"]["seed"] for s in summaries
-                                               if s["paradigms"][p].get("below_probe")],
-                               "optimizer_steps": _mean_std([s["paradigms"][p].get("optimizer_steps", 0) for s in summaries])}
+        entry = {"below_probe": [s["config"]["run"]["seed"] for s in summaries if s["paradigms"][p].get("below_probe")],
+                 "optimizer_steps": _mean_std([s["paradigms"][p].get("optimizer_steps", 0) for s in summaries])}
+        for k in metrics:
+            per_lang = {l: _mean_std([s["paradigms"][p][f"test_{k}"][l] for s in summaries]) for l in langs}
+            entry[f"test_{k}"] = per_lang
+            entry[f"mean_{k}"] = _mean_std([s["paradigms"][p][f"mean_{k}"] for s in summaries])
+            worst = min(langs, key=lambda l: per_lang[l][0])
+            entry[f"worst_{k}"] = {"language": worst, "value": per_lang[worst]}
+        out["paradigms"][p] = entry
         if all("probes" in s and p in s["probes"] for s in summaries):
-            out["probes"][p] = {"test_accuracy": {l: _mean_std([s["probes"][p]["test_accuracy"][l] for s in summaries])
-                                                  for l in langs},
-                                "mean_accuracy": _mean_std([s["probes"][p]["mean_accuracy"] for s in summaries])}
+            out["probes"][p] = {f"{kind}_{k}": ({l: _mean_std([s["probes"][p][f"test_{k}"][l] for s in summaries])
+                                                 for l in langs} if kind == "test" else
+                                                _mean_std([s["probes"][p][f"mean_{k}"] for s in summaries]))
+                                for k in metrics if all(f"test_{k}" in s["probes"][p] for s in summaries)
+                                for kind in ("test", "mean")}
             # how far the tuned mean sits from its own probe, seed by seed: a ⚠ of a few tenths that
             # changes sign across seeds is a tie, one that is negative on every seed is the recipe
-            margins = [s["paradigms"][p]["mean_accuracy"] - s["probes"][p]["mean_accuracy"] for s in summaries]
-            out["paradigms"][p]["margin_over_probe"] = _mean_std(margins)
-            out["paradigms"][p]["margin_over_probe_per_seed"] = margins
+            margins = [s["paradigms"][p][f"mean_{metric}"] - s["probes"][p][f"mean_{metric}"] for s in summaries]
+            entry["margin_over_probe"] = _mean_std(margins)
+            entry["margin_over_probe_per_seed"] = margins
     for a, b in (("federated", "monolingual"), ("federated_personal", "monolingual"), ("federated", "centralized")):
         if a in paradigms and b in paradigms:
-            out["gains"][f"{a} − {b}"] = _mean_std([s["paradigms"][a]["mean_accuracy"] - s["paradigms"][b]["mean_accuracy"]
+            out["gains"][f"{a} − {b}"] = _mean_std([s["paradigms"][a][f"mean_{metric}"] - s["paradigms"][b][f"mean_{metric}"]
                                                     for s in summaries])
     return out
 
@@ -407,22 +425,37 @@ def write_seeds_report(folders: list[Path], output: Path) -> Path:
     def ms(v: tuple[float, float]) -> str:
         return f"{100 * v[0]:.1f} ± {100 * v[1]:.1f}"
 
-    paradigms, probes = list(s["paradigms"]), s["probes"]
-    head = ["language", "majority class"] + [f"probe: {_short(p)}" for p in probes] + [_short(p) for p in paradigms]
+    paradigms, probes, metric = list(s["paradigms"]), s["probes"], s["metric"]
+    token = (summaries[0].get("data") or {}).get("task") == "token"
+    names = {"accuracy": "token accuracy" if token else "accuracy"} | {k: v for k, v in METRIC_NAMES.items() if k != "accuracy"}
+    base_name = "most frequent tag" if token else "majority class"
+
+    def table(k: str) -> list[str]:
+        maj = s["majority"].get(k, {})
+        head = ["language", base_name] + [f"probe: {_short(p)}" for p in probes] + [_short(p) for p in paradigms]
+        rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for l in s["languages"]:
+            row = [l, _pct(maj[l][0]) if l in maj else ""] + [ms(probes[p][f"test_{k}"][l]) for p in probes]
+            row += [ms(s["paradigms"][p][f"test_{k}"][l]) for p in paradigms]
+            rows.append("| " + " | ".join(row) + " |")
+        row = ["**mean**", _pct(sum(maj[l][0] for l in s["languages"]) / len(s["languages"])) if maj else ""]
+        row += [ms(probes[p][f"mean_{k}"]) for p in probes]
+        row += [f"**{ms(s['paradigms'][p][f'mean_{k}'])}**" + (" ⚠" if k == metric and s["paradigms"][p]["below_probe"]
+                                                                else "") for p in paradigms]
+        rows.append("| " + " | ".join(row) + " |")
+        worst = ["worst", ""] + [""] * len(probes)
+        worst += [f"{ms(s['paradigms'][p][f'worst_{k}']['value'])} ({s['paradigms'][p][f'worst_{k}']['language']})"
+                  for p in paradigms]
+        return rows + ["| " + " | ".join(worst) + " |"]
+
     lines = ["# borderless: the same run over seeds", "",
              f"Seeds {', '.join(map(str, s['seeds']))}; runs: " + ", ".join(f"`{Path(f).name}`" for f in folders)
-             + ". Test accuracy in %, mean ± std over seeds.", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    maj = s["majority_class_accuracy"]
-    for l in s["languages"]:
-        row = [l, _pct(maj[l]) if l in maj else ""] + [ms(probes[p]["test_accuracy"][l]) for p in probes]
-        row += [ms(s["paradigms"][p]["test_accuracy"][l]) for p in paradigms]
-        lines.append("| " + " | ".join(row) + " |")
-    row = ["**mean**", _pct(sum(maj[l] for l in s["languages"]) / len(s["languages"])) if maj else ""]
-    row += [ms(probes[p]["mean_accuracy"]) for p in probes]
-    row += [f"**{ms(s['paradigms'][p]['mean_accuracy'])}**" + (" ⚠" if s["paradigms"][p]["below_probe"] else "")
-            for p in paradigms]
-    lines += ["| " + " | ".join(row) + " |", "", "| difference of means | mean ± std over seeds |", "|---|---|"]
+             + f". Test {names[metric]} in %, mean ± std over seeds (the run's metric: selection used it).", ""]
+    lines += table(metric)
+    second = "accuracy" if metric != "accuracy" else "macro_f1"
+    if second in s["metrics"]:
+        lines += ["", f"Test {names[second]} in %, the same runs:", ""] + table(second)
+    lines += ["", "| difference of means | mean ± std over seeds |", "|---|---|"]
     lines += [f"| {k} | **{100 * v[0]:+.1f}** ± {100 * v[1]:.1f} |" for k, v in s["gains"].items()]
     lines += ["", "| paradigm | optimizer steps (mean ± std) | seeds below their own probe "
               "| tuned − own probe, per seed | mean ± std |", "|---|---|---|---|---|"]

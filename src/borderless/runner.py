@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import statistics
@@ -306,7 +307,7 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
     x = {(l, split): start_features(model, sets[l], bs) for split, sets in (("train", work.train), ("dev", work.dev))
          for l in work.languages}
     y = {k: v for k, v in frozen.y.items() if k in x}
-    data = ProbeData(frozen.languages, frozen.languages, frozen.num_labels, x, y, frozen.clients, {}, frozen.allowed)
+    data = dataclasses.replace(frozen, evaluated=frozen.languages, x=x, y=y, nearest={})
     p = cfg.probe
     needed = tuple(dict.fromkeys("federated" if q.startswith("federated") else q for q in cfg.run.paradigms))
     fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
@@ -336,8 +337,7 @@ def dp_start_probes(cfg: Config, model, work: Workload, frozen: ProbeData) -> tu
                   for l in work.evaluated})
     else:
         x = frozen.x
-    data = ProbeData(frozen.languages, frozen.evaluated, frozen.num_labels, x, frozen.y, frozen.clients,
-                     frozen.nearest, frozen.allowed)
+    data = dataclasses.replace(frozen, x=x)
     p, n_labels = cfg.privacy, frozen.num_labels
     kw = {"dims": p.probe_dims, "steps": p.probe_steps, "batch_size": p.probe_batch_size, "clip_norm": p.clip_norm,
           "lr": p.probe_lr}
@@ -509,7 +509,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     feature_facts["probe_fit_s"] = round(time.perf_counter() - t_probe, 2)
     return_free_memory()
     if progress:
-        print("frozen-feature probes (mean test accuracy): " + ", ".join(
+        print(f"frozen-feature probes (mean test {work.metric}): " + ", ".join(
             f"{p} {100 * probes[p].mean_test:.1f}" for p in ("monolingual", "centralized", "federated")), file=sys.stderr)
     model = build_for(backbone, labels, cfg.method, cfg.run.seed, token_task(cfg.data))
     base = trainable_state(model)

@@ -66,6 +66,12 @@ class TrainedModel:
             raise ModelError(f"{config}: missing; a run folder and an exported model both keep the run's config there "
                              "(export the model again from its run folder)")
         self.cfg: Config = load_config(config)
+        from borderless.config import token_task
+
+        if token_task(self.cfg.data):
+            raise ModelError(f"{self.folder}: a token task's model (data.dataset = {self.cfg.data.dataset!r}, a tag per "
+                             "word): loading it for predict, serve and evaluate is not built yet; its trained states "
+                             "are in the run folder (models in results.json)")
         from borderless.backbones.resolve import load_configured
         from borderless.tuning.factory import build_for
 

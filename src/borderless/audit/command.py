@@ -28,6 +28,9 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     from borderless.runner import load_data, run_or_resume
     from borderless.trained_model import load
 
+    from borderless.config import refuse_token_task
+
+    refuse_token_task(cfg, "audit", "its attacks score one label per sentence")
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from borderless.backbones.resolve import load_configured
-from borderless.config import Config
+from borderless.config import Config, token_task
 from borderless.data.folder import load_folder
 from borderless.data.presets import dataset_format
 from borderless.features import start_features
@@ -53,6 +53,9 @@ def check_deployable(cfg: Config) -> None:
         raise NodeConfigError(f"run.paradigms = {list(cfg.run.paradigms)}: a deployment runs federated and "
                               "federated_personal (monolingual and centralized have no deployment form); "
                               "list at least one of them, or use `borderless run`")
+    if token_task(cfg.data):
+        raise NodeConfigError(f"data.dataset = {cfg.data.dataset!r} is a token task (a tag per word): its federated "
+                              "probe and reports do not run over Flower yet; train it with `borderless run`")
     if cfg.method.name == "head":
         raise NodeConfigError("method.name = \"head\": a head-only run is the federated probe itself; "
                               "use `borderless run`, or a prompt/adapter method in the deployment")
@@ -143,8 +146,8 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
         bs = cfg.probe.feature_batch_size
         x = {(language, split): start_features(model, sets[language], bs)
              for split, sets in (("train", work.train), ("dev", work.dev))}
-        features["start"] = ProbeData([language], [language], frozen.num_labels, x,
-                                      {k: v for k, v in frozen.y.items() if k in x}, frozen.clients, {}, frozen.allowed)
+        features["start"] = dataclasses.replace(frozen, evaluated=[language], x=x, nearest={},
+                                                y={k: v for k, v in frozen.y.items() if k in x})
     states = node_config.get("states-dir")
     return NodeSetup(language, cfg, client, work.dev[language], work.test[language], tuple(labels), model,
                      model.head_parameter_names(), trainable_state(model), features,

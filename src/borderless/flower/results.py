@@ -14,6 +14,7 @@ from safetensors.torch import save_file
 
 from borderless.config import Config
 from borderless.plotting import pyplot, save_figure
+from borderless.probe import metric_fields
 from borderless.tuning.state import State, state_num_bytes, state_num_params
 
 
@@ -71,6 +72,7 @@ def _entry(cfg: Config, langs: list[str], test: dict, floor, stopping: dict, dev
     out = {"test_accuracy": acc, "mean_accuracy": mean, "worst_language": worst, "worst_accuracy": acc[worst],
            "zero_shot_accuracy": {}, "stopping": stopping, "probe_mean_accuracy": floor,
            "below_probe": cfg.privacy.mechanism == "none" and mean < floor - 1e-9, **extra}
+    out.update(metric_fields(test, langs))  # macro-F1 and weighted-F1 beside accuracy
     if dev_score and cfg.train.probe_candidate and len(acc) == len(langs):
         out["dev_score"] = dev_score  # the dev criterion of the kept state: the probe competes on it (probe_selection)
     return out
@@ -247,6 +249,9 @@ def report_markdown(s: dict) -> str:
     if head.get("kind") == "probe":
         lines.append(f"- Heads start from the federated probe (LP-FT), fitted on {head['fitted_on']} over Flower "
                      f"(weight decay {head['weight_decay']:g}).")
+    if all("mean_macro_f1" in s["paradigms"][n] for n in names):
+        lines.append("- Macro-F1 (the majority class scores one class's F1 here, not its share): " + ", ".join(
+            f"{label[n]} {100 * s['paradigms'][n]['mean_macro_f1']:.1f}" for n in names) + ".")
     lines += [f"- {s['not_deployed'][0].upper()}{s['not_deployed'][1:]}.", "",
               f"Mean test accuracy **{100 * s['mean_accuracy']:.1f} %**, worst {s['worst_language']}.", "",
               "## Wire", "",

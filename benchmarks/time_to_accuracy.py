@@ -118,7 +118,7 @@ def main() -> None:
                       "curve": curve(new_cfg, backbone, work, labels, probes, clock)}
     clock = {"s": 0.0}
     results["old"] = {"setup_s": 0.0, "curve": curve(old_cfg, backbone, work, labels, None, clock)}
-    central_dev = statistics.fmean(probes["centralized"].dev_accuracy[l] for l in work.languages)
+    central_dev = statistics.fmean(probes["centralized"].dev_score[l] for l in work.languages)
     thresholds = args.thresholds or [0.70, round(central_dev, 4)]
     table = []
     for th in thresholds:

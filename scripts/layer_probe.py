@@ -66,7 +66,7 @@ def main() -> None:
         data = ProbeData(langs, langs, len(labels), {k: pick(v) for k, v in feats.items()}, ys, work.client_rows)
         probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
                                  cfg.federated.clients_per_round, cfg.run.seed))
-        cells = [f"{100 * statistics.fmean(probes[q].dev_accuracy[l] for l in langs):.1f} / "
+        cells = [f"{100 * statistics.fmean(probes[q].dev_score[l] for l in langs):.1f} / "
                  f"{100 * statistics.fmean(probes[q].test_accuracy[l] for l in langs):.1f}"
                  for q in ("monolingual", "centralized", "federated")]
         print(f"| {name} | {' | '.join(cells)} |", flush=True)

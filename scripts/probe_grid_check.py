@@ -31,7 +31,7 @@ def floors(cfg, grid, cache: dict) -> dict[str, dict[str, float]]:
     data = cache[key]
     probes = fit_probes(replace(cfg, probe=replace(cfg.probe, weight_decays=tuple(grid))), data)
     mean = lambda d: round(100 * statistics.fmean(d[l] for l in data.languages), 1)  # noqa: E731
-    return {p: {"dev": mean(probes[p].dev_accuracy), "test": mean(probes[p].test_accuracy),
+    return {p: {"dev": mean(probes[p].dev_score), "test": mean(probes[p].test_accuracy),
                 "weight_decay": probes[p].weight_decay} for p in PARADIGMS if p in probes}
 
 

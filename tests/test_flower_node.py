@@ -11,8 +11,7 @@ from borderless.flower.node import NodeConfigError, check_deployable
       "train.probe_candidate=false"], "method.head_init"),
     (['method.name="head"'], "method.name"),
     (['data.partition="dirichlet"'], "data.partition"),
-    (['run.paradigms=["monolingual", "centralized"]'], "run.paradigms"),
-    (['data.dataset="masakhaner"', 'data.languages=["hau"]'], "data.dataset")])
+    (['run.paradigms=["monolingual", "centralized"]'], "run.paradigms")])
 def test_unsupported_settings_are_refused_by_name(overrides, key):
     ok = ['method.head_init="random"', 'train.stop="budget"', 'run.paradigms=["federated"]']
     cfg = load_config(None, ok + overrides)

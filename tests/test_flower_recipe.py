@@ -129,3 +129,19 @@ def test_deployment_equals_borderless_run_on_the_real_backbone(tmp_path, e5_back
         assert d["test_accuracy"] == pytest.approx(r["test_accuracy"], abs=1e-9), name
         assert d["tuned_test_accuracy"] == pytest.approx(r["tuned_test_accuracy"], abs=1e-9), name
         assert d["mean_accuracy"] > max(dep["majority_class_accuracy"].values()), name  # it learned
+
+
+def test_select_metric_chooses_the_probe_and_the_rounds_over_flower_as_in_process(data3, tmp_path):
+    """train.select_metric = "macro_f1": the nodes score the probe candidates and the global states in
+    macro-F1, and the deployment keeps what `borderless run` keeps."""
+    ref, dep, out = _both(data3, tmp_path, 'train.select_metric="macro_f1"')
+    assert dep["metric"] == ref["metric"] == "macro_f1"
+    for name in ("federated", "federated_personal"):
+        for key in ("dev_score", "weight_decay", "test_macro_f1", "test_accuracy"):
+            assert dep["probes"][name][key] == pytest.approx(ref["probes"][name][key], abs=1e-12), (name, key)
+        d, r = dep["paradigms"][name], ref["paradigms"][name]
+        for key in ("stopping", "chosen_on_dev", "below_probe", "worst_language"):
+            assert d[key] == r[key], (name, key)
+        for key in ("test_macro_f1", "test_accuracy", "probe_mean_macro_f1"):
+            assert d[key] == pytest.approx(r[key], abs=1e-12), (name, key)
+    assert "Test macro-F1 (%) per language" in (out / "report.md").read_text()

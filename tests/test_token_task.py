@@ -72,12 +72,6 @@ def test_ner_runs_every_paradigm_on_a_users_conll_folder(tmp_path, method):
     rows = [json.loads(l) for l in (out.folder / "metrics.jsonl").read_text().splitlines()]
     dev = [row for row in rows if row.get("split") == "dev"]
     assert dev and all(row["score"] == row["f1"] for row in dev)  # selection reads entity F1
-    if method == "prompt":  # loading a tagger for predict / serve is refused by name, not half-done
-        import borderless
-        from borderless.errors import ModelError
-
-        with pytest.raises(ModelError, match="token task"):
-            borderless.load(out.folder)
 
 
 def test_an_identity_start_equals_its_probe_in_f1(tmp_path):

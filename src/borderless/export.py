@@ -36,7 +36,9 @@ HUB_IDS = {"e5-small": "intfloat/multilingual-e5-small", "gemma3-270m": "google/
 LICENSES = {"e5-small": "MIT (intfloat/multilingual-e5-small)", "gemma3-270m": "Gemma Terms of Use (google/gemma-3-270m)",
             "sib200": "CC BY-SA 4.0 (SIB-200)", "masakhanews": "AFL-3.0 (MasakhaNEWS)",
             "xnli": "CC BY-NC 4.0 (XNLI)", "nusax_senti": "CC BY-SA 4.0 (NusaX-Senti)",
-            "americasnli": "CC BY-SA 4.0 (AmericasNLI)"}
+            "americasnli": "CC BY-SA 4.0 (AmericasNLI)", "masakhaner": "CC BY-NC 4.0, non-commercial (MasakhaNER 2.0)",
+            "masakhapos": "CC BY-NC 4.0, non-commercial (MasakhaPOS)",
+            "pawsx": "the PAWS terms: any use, attribution requested (PAWS-X)"}
 
 
 def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, language: str | None = None,
@@ -63,6 +65,7 @@ def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, la
                 written[rel] = sub
             served[lang] = {"folder": written[rel] or ".", "kind": kept_states.load(clf.folder, rel)[1].get("kind", "tuned")}
         cfg, res = clf.cfg, clf.results
+        metric = res.get("metric", "accuracy")
         manifest = {
             "format": FORMAT,
             "paradigm": clf.paradigm,
@@ -78,6 +81,10 @@ def export(run_dir: str | Path, out: str | Path, paradigm: str | None = None, la
             "method": {"name": cfg.method.name, "num_virtual_tokens": cfg.method.num_virtual_tokens,
                        "trainable_parameters": res.get("method", {}).get("trainable_parameters")},
             "test_accuracy": {l: res["paradigms"][clf.paradigm]["test_accuracy"].get(l) for l in langs},
+            "task": "token" if clf.token_task else "sentence",
+            "metric": metric,
+            **({f"test_{metric}": {l: res["paradigms"][clf.paradigm][f"test_{metric}"].get(l) for l in langs}}
+               if metric != "accuracy" else {}),
             "source": {"run": str(Path(run_dir).resolve()), "seed": cfg.run.seed},
         }
     finally:
@@ -121,15 +128,26 @@ def _pct(x) -> str:
 
 
 def model_card(manifest: dict, res: dict, cfg) -> str:
+    from borderless.report import majority_of, metric_name
+
     p = manifest["paradigm"]
     entry = res["paradigms"][p]
-    probe = res.get("probes", {}).get(p, {}).get("test_accuracy", {})
-    majority = res.get("majority_class_accuracy", {})
+    metric = res.get("metric", "accuracy")
+    key = "test_accuracy" if metric == "accuracy" else f"test_{metric}"
+    probe = res.get("probes", {}).get(p, {}).get(key, {})
+    majority = majority_of(res, metric)
     examples = res.get("examples", {})
     langs = list(manifest["languages"])
-    rows = [f"| {l} | {examples.get(l, {}).get('train', '—')} | {_pct(entry['test_accuracy'].get(l))} | "
+    token = manifest.get("task") == "token"
+    rows = [f"| {l} | {examples.get(l, {}).get('train', '—')} | {_pct(entry[key].get(l))} | "
             f"{_pct(probe.get(l))} | {_pct(majority.get(l))} | {manifest['languages'][l]['kind']} |" for l in langs]
-    mean = statistics.fmean(entry["test_accuracy"][l] for l in langs)
+    mean = statistics.fmean(entry[key][l] for l in langs)
+    lang0 = f"\"{langs[0]}\"" if langs else "None"
+    use = (f"tagger.tag([\"the words of a sentence\"], language={lang0})  # [[(word, tag), ...]]" if token
+           else f"clf.predict([\"...\"], language={lang0})")
+    reading = ("take the last hidden state of each word's first sub-word (the words joined by spaces after the "
+               "input prefix), then the linear head in `head.safetensors`" if token else
+               "mean-pool the last hidden states of the real tokens, then the linear head in `head.safetensors`")
     dp = entry.get("privacy") or {}
     lines = [
         f"# borderless model: {cfg.method.name} on {manifest['backbone']['name']}, {p}",
@@ -141,8 +159,8 @@ def model_card(manifest: dict, res: dict, cfg) -> str:
         "",
         "```python",
         "import borderless",
-        "clf = borderless.load(\"MODEL_DIR\")",
-        "clf.predict([\"...\"], language=" + (f"\"{langs[0]}\"" if langs else "None") + ")",
+        ("tagger" if token else "clf") + " = borderless.load(\"MODEL_DIR\")",
+        use,
         "```",
         "",
         "```bash",
@@ -150,12 +168,12 @@ def model_card(manifest: dict, res: dict, cfg) -> str:
         "```",
         "",
         f"With PEFT alone: `PeftModel.from_pretrained(AutoModel.from_pretrained(\"{manifest['backbone']['hub_id']}\"), "
-        "MODEL_DIR)`, mean-pool the last hidden states of the real tokens, then the linear head in "
-        "`head.safetensors` (reading settings in `borderless_model.json`).",
+        f"MODEL_DIR)`, {reading} (reading settings in `borderless_model.json`).",
         "",
-        "## Test accuracy (%)",
+        f"## Test {metric_name(res, metric)} (%)",
         "",
-        "| language | training sentences | this model | frozen-feature probe | majority class | kind |",
+        f"| language | training sentences | this model | frozen-feature probe | "
+        f"{'most frequent tag per word' if token else 'majority class'} | kind |",
         "|---|---|---|---|---|---|",
         *rows,
         f"| **mean** |  | **{_pct(mean)}** |  |  |  |",

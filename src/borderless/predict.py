@@ -7,7 +7,9 @@ line ends, errors that name the file and line; TSV fields are literal (no quotin
 ``--text-column`` says otherwise (``--pair-column`` for sentence pairs), so a SIB-200 ``test.tsv``
 predicts as it is. Every input column passes through to the output, which is one JSON object a line:
 the input's columns (``id`` = the line number when the input has none), ``label`` and
-``probabilities`` (every label the language has).
+``probabilities`` (every label the language has). A tagger (NER, POS) writes ``words`` (the text split
+on whitespace; a JSONL text may be a list of words), ``tags`` and, for BIO tags, ``entities``
+(``{"type", "start", "end", "text"}``, word positions, end exclusive).
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ def predictions(model, rows: list[dict], language: str | None, text_column: str 
     """One output object per input row, in input order."""
     from tqdm import tqdm
 
+    if getattr(model, "token_task", False):
+        yield from tagged(model, rows, language, text_column, pair_column, progress)
+        return
     with tqdm(total=len(rows), unit="text", disable=not progress or len(rows) <= CHUNK, file=sys.stderr) as bar:
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
@@ -84,6 +89,36 @@ def predictions(model, rows: list[dict], language: str | None, text_column: str 
                 out.setdefault("id", r["_line"])
                 out["label"] = max(probs, key=probs.get)
                 out["probabilities"] = {k: round(v, 6) for k, v in probs.items()}
+                yield out
+            bar.update(len(chunk))
+
+
+def tagged(model, rows: list[dict], language: str | None, text_column: str = "text", pair_column: str = "",
+           progress: bool = False) -> Iterator[dict]:
+    """A tagger's output per input row: its ``words`` (the text split on whitespace, or a JSONL list),
+    their ``tags`` (null for a word past max_length) and, for BIO tags, the ``entities`` they name."""
+    from tqdm import tqdm
+
+    from borderless.data.conll import entity_spans, is_bio
+
+    if pair_column:
+        raise DataError("--pair-column: a tagger reads one sentence per row; drop --pair-column")
+    bio = is_bio(model.labels)
+    for r in rows:  # every row checked before the first is written
+        text = r[text_column]
+        if not (text.split() if isinstance(text, str) else isinstance(text, list) and text):
+            raise DataError(f"input line {r['_line']}: no words to tag in {text_column!r}; give a sentence "
+                            "(words split on whitespace, or a JSONL list of words)")
+    with tqdm(total=len(rows), unit="sentence", disable=not progress or len(rows) <= CHUNK, file=sys.stderr) as bar:
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            for r, pairs in zip(chunk, model.tag([r[text_column] for r in chunk], language)):
+                out = {k: v for k, v in r.items() if k not in ("_line", text_column)}
+                out.setdefault("id", r["_line"])
+                out[text_column] = r[text_column]
+                out["words"], out["tags"] = [w for w, _ in pairs], [t for _, t in pairs]
+                if bio:
+                    out["entities"] = entity_spans(out["words"], out["tags"])
                 yield out
             bar.update(len(chunk))
 

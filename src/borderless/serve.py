@@ -2,7 +2,9 @@
 issue 44, item 5).
 
 - ``POST /predict`` ``{"texts": [...], "language": "hau_Latn"}`` (``language`` and ``text_pairs``
-  optional) → ``{"predictions": [{"label": ..., "probabilities": {...}}, ...]}``;
+  optional) → ``{"predictions": [{"label": ..., "probabilities": {...}}, ...]}``; a tagger (NER, POS)
+  answers ``{"predictions": [{"words": [...], "tags": [...], "entities": [...]}, ...]}`` (entities for
+  BIO tags);
 - ``GET /health`` → ``{"status": "ok", ...}``;
 - ``GET /model`` → the model card as JSON: paradigm, labels, languages, backbone, method, test accuracy.
 
@@ -25,13 +27,19 @@ MAX_BODY_BYTES = 4_000_000
 
 def model_card(model, limits: dict | None = None) -> dict:
     """What ``GET /model`` answers: the served model, in the terms of its card."""
+    extra: dict = {}
     if model.exported:
         m = model.manifest
         acc = m.get("test_accuracy") or {}
         backbone, method = m.get("backbone", {}), m.get("method", {})
+        if m.get("metric", "accuracy") != "accuracy":
+            extra = {"metric": m["metric"], f"test_{m['metric']}": m.get(f"test_{m['metric']}") or {}}
     else:
         entry = model.results["paradigms"][model.paradigm]
         acc = {l: entry["test_accuracy"].get(l) for l in model.languages}
+        metric = model.results.get("metric", "accuracy")
+        if metric != "accuracy":  # the run's own metric beside accuracy (entity F1 for NER)
+            extra = {"metric": metric, f"test_{metric}": {l: entry[f"test_{metric}"].get(l) for l in model.languages}}
         backbone = {"name": model.cfg.backbone.name}
         method = {"name": model.cfg.method.name,
                   "trainable_parameters": model.results.get("method", {}).get("trainable_parameters")}
@@ -40,6 +48,7 @@ def model_card(model, limits: dict | None = None) -> dict:
             "one_model_for_every_language": model.shared, "label_sets": model.label_sets,
             "backbone": backbone, "method": method, "test_accuracy": acc,
             "mean_test_accuracy": statistics.fmean(known) if known else None,
+            "task": "token" if model.token_task else "sentence", **extra,
             "limits": limits or {"max_texts": MAX_TEXTS, "max_chars": MAX_CHARS, "max_body_bytes": MAX_BODY_BYTES}}
 
 
@@ -98,6 +107,8 @@ def create_app(model, max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS, ma
                                      "(the model reads the first tokens only: send the text's start)")
         if req.text_pairs is not None and len(req.text_pairs) != len(req.texts):
             raise HTTPException(400, f"text_pairs: {len(req.text_pairs)} for {len(req.texts)} texts; give one per text")
+        if model.token_task:
+            return tag(req)
         try:
             with lock:  # one classifier: one request at a time
                 probs = model.predict_proba(req.texts, req.language, req.text_pairs)
@@ -105,6 +116,27 @@ def create_app(model, max_texts: int = MAX_TEXTS, max_chars: int = MAX_CHARS, ma
             raise HTTPException(400, str(err)) from None
         return {"paradigm": model.paradigm, "language": req.language,
                 "predictions": [{"label": max(p, key=p.get), "probabilities": p} for p in probs]}
+
+    def tag(req) -> dict:
+        """A tagger: each text's words (split on whitespace), their tags and, for BIO tags, the entities."""
+        from borderless.data.conll import entity_spans, is_bio
+
+        if req.text_pairs is not None:
+            raise HTTPException(400, "text_pairs: a tagger reads one sentence per text; drop text_pairs")
+        empty = [i for i, t in enumerate(req.texts) if not t.split()]
+        if empty:
+            raise HTTPException(400, f"texts[{empty[0]}]: no words to tag; send a sentence")
+        try:
+            with lock:
+                tagged = model.tag(req.texts, req.language)
+        except ModelError as err:
+            raise HTTPException(400, str(err)) from None
+        out = []
+        for pairs in tagged:
+            words, tags = [w for w, _ in pairs], [t for _, t in pairs]
+            out.append({"words": words, "tags": tags}
+                       | ({"entities": entity_spans(words, tags)} if is_bio(model.labels) else {}))
+        return {"paradigm": model.paradigm, "language": req.language, "predictions": out}
 
     return app
 

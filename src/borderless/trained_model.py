@@ -4,6 +4,8 @@
     clf.predict(["Le match a fini 2-1."])                              # labels
     clf.predict_proba(["..."], language="hau_Latn")                   # {label: probability} per text
     clf = borderless.load(run_dir, paradigm="federated_personal")     # one model per language
+    tagger = borderless.load(ner_run)                                  # a token task (NER, POS)
+    tagger.tag(["Musa ya je Kano"], language="hau")                    # [[("Musa", "B-PER"), ...]]
 
 One frozen backbone in memory, however many languages' states are used: a language's kept state
 (``borderless.kept_states``; a few kB for a soft prompt and head) is loaded into the one classifier
@@ -68,17 +70,14 @@ class TrainedModel:
         self.cfg: Config = load_config(config)
         from borderless.config import token_task
 
-        if token_task(self.cfg.data):
-            raise ModelError(f"{self.folder}: a token task's model (data.dataset = {self.cfg.data.dataset!r}, a tag per "
-                             "word): loading it for predict, serve and evaluate is not built yet; its trained states "
-                             "are in the run folder (models in results.json)")
+        self.token_task = token_task(self.cfg.data)  # a tagger: a tag per word (tag(), not predict())
         from borderless.backbones.resolve import load_configured
         from borderless.tuning.factory import build_for
 
         self.backbone = backbone if backbone is not None else load_configured(self.cfg.backbone)
         if self.exported:  # before the classifier is built: LoRA's layers would change the weights' key
             _check_fingerprint(self.folder, self.manifest, self.backbone)
-        self.classifier = build_for(self.backbone, self.labels, self.cfg.method, self.cfg.run.seed)
+        self.classifier = build_for(self.backbone, self.labels, self.cfg.method, self.cfg.run.seed, self.token_task)
         self.classifier.eval()
         self._original = (trainable_copy(self.classifier) if self.cfg.method.name == "full" else None)
         self._states: dict[str, tuple[dict, dict]] = {}
@@ -108,6 +107,9 @@ class TrainedModel:
     def probabilities(self, texts: list[str], language: str | None = None, text_pairs: list[str] | None = None,
                       batch_size: int = 64) -> torch.Tensor:
         """(len(texts), number of labels) probabilities; a language's missing labels get 0."""
+        if self.token_task:
+            raise ModelError(f"{self.folder}: a tagger (a tag per word, {self.cfg.data.dataset}); tag the words with "
+                             ".tag(texts) or .tag_proba(texts), not .predict()")
         if isinstance(texts, str):
             raise ModelError("texts: a list of strings, not one string (wrap it: [text])")
         if text_pairs is not None and len(text_pairs) != len(texts):
@@ -138,6 +140,42 @@ class TrainedModel:
                 logits = self._frozen_logits(state, ids, mask) if probe else self.classifier(ids, mask)
                 out[idx] = restrict(logits.float(), data.label_mask(idx, logits.shape[-1]))
         return out
+
+    def tag(self, sentences: list, language: str | None = None, batch_size: int = 64) -> list[list[tuple[str, str | None]]]:
+        """Each sentence's words with their tags: ``[[("Musa", "B-PER"), ("ya", "O"), ...], ...]``. A
+        sentence is a string (split on whitespace, as a CoNLL file's words) or a list of words. A word
+        past ``backbone.max_length`` was not read: its tag is None (the run counted such words as cut)."""
+        return [[(w, max(p, key=p.get) if p else None) for w, p in zip(words, probs)]
+                for words, probs in self.tag_proba(sentences, language, batch_size)]
+
+    def tag_proba(self, sentences: list, language: str | None = None,
+                  batch_size: int = 64) -> list[tuple[list[str], list[dict[str, float]]]]:
+        """Each sentence's words and, per word, {tag: probability} (empty for a word past max_length)."""
+        from borderless.token_alignment import tokenize_words
+
+        if not self.token_task:
+            raise ModelError(f"{self.folder}: a sentence classifier ({self.cfg.data.dataset}); use .predict(texts)")
+        if isinstance(sentences, str):
+            raise ModelError("sentences: a list (of strings or of word lists), not one string (wrap it: [text])")
+        words = [_words(s, i) for i, s in enumerate(sentences)]
+        examples = [Example(f"input/{i}", " ".join(w), 0, language or "", words=tuple(w), tags=(0,) * len(w))
+                    for i, w in enumerate(words)]
+        state, meta = self._state_for(language)
+        data = tokenize_words(examples, self.backbone.tokenizer, self.max_length, self.backbone.input_prefix,
+                              tuple(self.labels))
+        probe = meta.get("kind") == kept_states.PROBE
+        out: list[list[dict[str, float]]] = [[{} for _ in w] for w in words]
+        order = sorted(range(len(data)), key=lambda i: len(data.input_ids[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                ids, mask, _ = data.collate(idx)
+                logits = self._frozen_logits(state, ids, mask) if probe else self.classifier(ids, mask)
+                probs = torch.softmax(logits.float(), dim=-1)
+                for row, i in enumerate(idx):  # words are kept in order; a cut sentence loses its last ones
+                    for k, pos in enumerate(data.word_starts[i]):
+                        out[i][k] = {name: float(v) for name, v in zip(self.labels, probs[row, int(pos)].tolist())}
+        return list(zip(words, out))
 
     def close(self) -> None:
         """Give the backbone back as it was (LoRA layers unloaded, full fine-tuning's weights restored)."""
@@ -223,6 +261,19 @@ class TrainedModel:
             hidden = self.backbone.model(input_ids=ids, attention_mask=mask).last_hidden_state
         pooled = pool(hidden.float(), mask, self.classifier.pooling)
         return torch.nn.functional.linear(pooled, head["head.weight"].float(), head["head.bias"].float())
+
+
+def _words(sentence, index: int) -> list[str]:
+    if isinstance(sentence, str):
+        words = sentence.split()
+    elif isinstance(sentence, (list, tuple)) and all(isinstance(w, str) for w in sentence):
+        words = [w.strip() for w in sentence]
+    else:
+        raise ModelError(f"sentences[{index}]: a string or a list of words (strings), not {type(sentence).__name__}")
+    if not words or any(not w or any(c.isspace() for c in w) for w in words):
+        raise ModelError(f"sentences[{index}]: {'no words' if not words else 'a word that is empty or holds a space'}; "
+                         "give the sentence's words (a string is split on whitespace)")
+    return words
 
 
 def trainable_copy(classifier) -> dict:

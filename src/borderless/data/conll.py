@@ -62,3 +62,19 @@ def repair_bio(tags: list[str]) -> tuple[list[str], int]:
         out.append(t)
         prev = t
     return out, fixed
+
+
+def entity_spans(words: list[str], tags: list[str | None]) -> list[dict]:
+    """The entities a BIO tagging names, read the way it is scored (``repair_bio``, strict IOB2):
+    ``[{"type": "PER", "start": 0, "end": 2, "text": "Musa Ade"}, ...]``, ``end`` exclusive, in words.
+    A word without a tag (None: past max_length) ends any entity."""
+    fixed, _ = repair_bio([t or "O" for t in tags])
+    out: list[dict] = []
+    for k, t in enumerate(fixed + ["O"]):
+        if out and out[-1]["end"] == k and t == "I-" + out[-1]["type"]:
+            out[-1]["end"] = k + 1
+        elif t.startswith("B-"):
+            out.append({"type": t[2:], "start": k, "end": k + 1})
+    for e in out:
+        e["text"] = " ".join(words[e["start"]:e["end"]])
+    return out

@@ -1,14 +1,14 @@
 """The federated probe over Flower, exactly as `borderless run` fits it (borderless.probe.federated_probe):
 FedAvg rounds of the head alone, each node running a few L-BFGS iterations from the global head on
-its own cached features, the weight decay chosen on the nodes' dev accuracies of each candidate's
-global head. Every candidate (one per ``probe.weight_decays``) travels in the same message, so a round
+its own cached features, the weight decay chosen on the nodes' dev scores (the run's metric) of each
+candidate's global head. Every candidate (one per ``probe.weight_decays``) travels in the same message, so a round
 is one exchange whatever the number of candidates. Only heads go down and up; the replies hold heads,
-example counts and accuracies. Every message is measured in ``wire.jsonl`` (round 0).
+example counts and scores (the run's metric on dev; every test metric). Every message is measured in ``wire.jsonl`` (round 0).
 
 The frozen and the start features are fitted side by side, in the same messages.
 
 - ``frozen``: the backbone's own features, the floor every tuned paradigm stands beside
-  (its test accuracy is each node's);
+  (its test scores are each node's);
 - ``start``: the untrained soft prompt's features (train and dev), the LP-FT head a
   prompt method starts from (``method.head_init = "probe"``).
 
@@ -42,10 +42,10 @@ def _exchange(nodes, langs: list[str], content, kind: str, what: str, group: str
 
 
 def fit(nodes, cfg: Config, kinds: list[str], num_labels: int, hidden: int,
-        num_examples: dict[str, int]) -> dict[str, Probe]:
+        num_examples: dict[str, int], metric: str = "accuracy") -> dict[str, Probe]:
     """The federated probe on the nodes' features of each of ``kinds`` (frozen, start), fitted side by
     side: one exchange per round carries every kind × weight-decay candidate. Returns kind → Probe,
-    whose dev (and, on frozen features, test) accuracies are the nodes'."""
+    whose dev scores (the run's ``metric``) and, on frozen features, test metrics are the nodes'."""
     p = cfg.probe
     langs = list(cfg.data.languages)
     wds = [float(w) for w in p.weight_decays]
@@ -67,14 +67,16 @@ def fit(nodes, cfg: Config, kinds: list[str], num_labels: int, hidden: int,
     present = [l for l in langs if l in scores]  # with min_clients: the nodes that answered
     out = {}
     for k, kind in enumerate(kinds):
-        # borderless.probe._best: the highest mean dev accuracy over languages; ties to the stronger decay
+        # borderless.probe._best: the highest mean dev score over languages; ties to the stronger decay
         cands = [(statistics.fmean(scores[l][f"{k * len(wds) + j}.dev"] for l in present), wd, k * len(wds) + j)
                  for j, wd in enumerate(wds)]
         _, wd, best = max(cands, key=lambda c: (c[0], c[1]))
+        test = {l: _prefixed(scores[l], f"{best}.test.") for l in present}
+        test = {l: m for l, m in test.items() if m}  # start features have no test split
         out[kind] = Probe("federated", {l: heads[best] for l in langs}, {"all": wd},
                           {l: scores[l][f"{best}.dev"] for l in present},
-                          {l: scores[l][f"{best}.test"] for l in present if f"{best}.test" in scores[l]},
-                          rounds=p.federated_rounds * len(wds))
+                          {l: m["accuracy"] for l, m in test.items()}, rounds=p.federated_rounds * len(wds),
+                          test_metrics=test, metric=metric)
     return out
 
 
@@ -87,8 +89,14 @@ def personalised(nodes, cfg: Config, federated: Probe) -> Probe:
     scores = {l: records.read_metrics(r.content)
               for l, r in _exchange(nodes, langs, content, PERSONAL, "personalised probe", "probe-personal", cfg).items()}
     wd = federated.weight_decay["all"]
+    test = {l: _prefixed(scores[l], "test.") for l in scores}
     return Probe("federated_personal", {}, {l: wd for l in scores}, {l: scores[l]["dev"] for l in scores},
-                 {l: scores[l]["test"] for l in scores}, rounds=federated.rounds)
+                 {l: m["accuracy"] for l, m in test.items()}, rounds=federated.rounds, test_metrics=test,
+                 metric=federated.metric)
+
+
+def _prefixed(metrics: dict[str, float], prefix: str) -> dict[str, float]:
+    return {k[len(prefix):]: v for k, v in metrics.items() if k.startswith(prefix)}
 
 
 def summary(probe: Probe, langs: list[str]) -> dict:
@@ -109,9 +117,10 @@ def measured_bytes(wire, langs: list[str]) -> int:
 def to_record(probe: Probe) -> dict:
     return {"paradigm": probe.paradigm, "heads": probe.heads, "weight_decay": probe.weight_decay,
             "dev_score": probe.dev_score, "test_accuracy": probe.test_accuracy,
-            "bytes_per_client": probe.bytes_per_client, "rounds": probe.rounds}
+            "bytes_per_client": probe.bytes_per_client, "rounds": probe.rounds,
+            "test_metrics": probe.test_metrics, "metric": probe.metric}
 
 
 def from_record(d: dict) -> Probe:
     return Probe(d["paradigm"], d["heads"], d["weight_decay"], d["dev_score"], d["test_accuracy"],
-                 d["bytes_per_client"], d["rounds"])
+                 d["bytes_per_client"], d["rounds"], d.get("test_metrics", {}), d.get("metric", "accuracy"))

@@ -10,7 +10,7 @@ import hashlib
 import time
 from typing import Any
 
-from flwr.app import ConfigRecord, RecordDict
+from flwr.app import ConfigRecord, MetricRecord, RecordDict
 
 from borderless.flower import records
 from borderless.flower.node import NodeSetup, config_from_run_config, node_setup
@@ -37,14 +37,12 @@ class Setups:
 
 
 def describe(s: NodeSetup) -> RecordDict:
-    """Which language this node holds and how many training examples: no text, no token ids."""
-    from borderless.runner import majority_share
-
+    """Which language this node holds and how many training examples, and its baseline's test scores
+    (the majority class; a token task's most frequent tag per word): no text, no token ids."""
     info = ConfigRecord({"language": s.language, "num_examples": s.client.num_examples,
                          "labels": list(s.labels), "trainable_tensors": len(s.template),
-                         # the accuracy of always answering this node's most frequent test label: a baseline
-                         "test_majority": majority_share(s.test.labels)})
-    return RecordDict({"node": info})
+                         "test_majority": float(s.baseline["accuracy"])})
+    return RecordDict({"node": info, "majority": MetricRecord({k: float(v) for k, v in s.baseline.items()})})
 
 
 def train(s: NodeSetup, content: RecordDict) -> RecordDict:
@@ -84,17 +82,24 @@ def probe_fit(s: NodeSetup, content: RecordDict) -> RecordDict:
 
 
 def probe_evaluate(s: NodeSetup, content: RecordDict) -> RecordDict:
-    """Dev (and, on frozen features, test) accuracy of each candidate head on this node."""
-    from borderless.probe import accuracy
-
+    """Each candidate head on this node: its dev score in the run's metric (what chooses the weight
+    decay) and, on frozen features, every test metric (``<i>.test.<metric>``)."""
     heads, conf = records.read_probe_instruction(content, len(s.labels))
     out = {}
     for i, head in enumerate(heads):
         data = s.features(str(conf["features"][i // len(conf["weight_decays"])]))
-        for split in ("dev", "test"):
-            if (s.language, split) in data.x:
-                out[f"{i}.{split}"] = accuracy(head, *data.xym(s.language, split))
+        if (s.language, "dev") in data.x:
+            out[f"{i}.dev"] = data.score(head, s.language, "dev")
+        if (s.language, "test") in data.x:
+            out |= {f"{i}.test.{m}": v for m, v in test_metrics(data, head, s.language).items()}
     return records.metrics_reply(out)
+
+
+def test_metrics(data, head, lang: str) -> dict[str, float]:
+    """Every test metric of a probe head, accuracy counted exactly (borderless.probe._evaluate)."""
+    from borderless.probe import accuracy
+
+    return data.metrics(head, lang, "test") | {"accuracy": accuracy(head, *data.xym(lang, "test"))}
 
 
 def personal_probe(s: NodeSetup, content: RecordDict) -> RecordDict:
@@ -106,7 +111,8 @@ def personal_probe(s: NodeSetup, content: RecordDict) -> RecordDict:
     data = s.features("frozen")
     fed = Probe("federated", {s.language: heads[0]}, {"all": float(conf["weight_decays"][0])}, {})
     p = personalised_probe(data, fed, tuple(int(i) for i in conf["iters"]))
-    return records.metrics_reply({"dev": p.dev_score[s.language], "test": p.test_accuracy[s.language]})
+    return records.metrics_reply({"dev": p.dev_score[s.language],
+                                  **{f"test.{m}": v for m, v in p.test_metrics[s.language].items()}})
 
 
 def personal(s: NodeSetup, content: RecordDict) -> RecordDict:

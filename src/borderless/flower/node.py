@@ -53,9 +53,6 @@ def check_deployable(cfg: Config) -> None:
         raise NodeConfigError(f"run.paradigms = {list(cfg.run.paradigms)}: a deployment runs federated and "
                               "federated_personal (monolingual and centralized have no deployment form); "
                               "list at least one of them, or use `borderless run`")
-    if token_task(cfg.data):
-        raise NodeConfigError(f"data.dataset = {cfg.data.dataset!r} is a token task (a tag per word): its federated "
-                              "probe and reports do not run over Flower yet; train it with `borderless run`")
     if cfg.method.name == "head":
         raise NodeConfigError("method.name = \"head\": a head-only run is the federated probe itself; "
                               "use `borderless run`, or a prompt/adapter method in the deployment")
@@ -78,6 +75,7 @@ class NodeSetup:
     model: torch.nn.Module
     head_names: set[str]
     template: State  # the trainable state's names, shapes and dtypes
+    baseline: dict[str, float]  # every test metric of the majority class (token task: most frequent tag per word)
     probe_data: dict[str, ProbeData] = dataclasses.field(default_factory=dict)  # "frozen" / "start" → features
     states_dir: Path | None = None  # where this node keeps its personal states (never sent)
 
@@ -108,7 +106,8 @@ def simulation_node_config(cfg: Config, node_config: dict[str, Any]) -> dict[str
 
 
 def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
-    from borderless.runner import build_workload, probe_data  # the very same examples and features as `borderless run`
+    # the very same examples, features and baseline as `borderless run`
+    from borderless.runner import build_workload, majority_baselines, probe_data
 
     check_deployable(cfg)
     if "language" not in node_config and "partition-id" in node_config:  # Flower's simulation engine
@@ -140,7 +139,7 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
     # a real node draws its DP noise from the OS (seed None): nobody who knows the config can predict it
     client = Client(language, make_stream(cfg, work.train[language], stream_seed(cfg.run.seed, index)),
                     client_privacy(cfg, "federated", len(work.train[language]), len(cfg.data.languages), None))
-    model = build_for(backbone, labels, cfg.method, cfg.run.seed)
+    model = build_for(backbone, labels, cfg.method, cfg.run.seed, token_task(cfg.data))
     features = {"frozen": frozen}
     if cfg.method.probe_init and model.changes_features_at_start():  # the untrained prompt's features (LP-FT)
         bs = cfg.probe.feature_batch_size
@@ -150,5 +149,6 @@ def node_setup(cfg: Config, node_config: dict[str, Any]) -> NodeSetup:
                                                 y={k: v for k, v in frozen.y.items() if k in x})
     states = node_config.get("states-dir")
     return NodeSetup(language, cfg, client, work.dev[language], work.test[language], tuple(labels), model,
-                     model.head_parameter_names(), trainable_state(model), features,
+                     model.head_parameter_names(), trainable_state(model), majority_baselines(work, data)[language],
+                     features,
                      Path(str(states)) if states else None)

@@ -12,7 +12,7 @@ from pathlib import Path
 import tomli_w
 from safetensors.torch import save_file
 
-from borderless.config import Config
+from borderless.config import Config, token_task
 from borderless.plotting import pyplot, save_figure
 from borderless.probe import metric_fields
 from borderless.tuning.state import State, state_num_bytes, state_num_params
@@ -36,7 +36,7 @@ def initial_state(cfg: Config, labels: list[str]) -> Initial:
     from borderless.tuning.state import trainable_state
 
     backbone = load_configured(cfg.backbone)
-    model = build_for(backbone, labels, cfg.method, cfg.run.seed)
+    model = build_for(backbone, labels, cfg.method, cfg.run.seed, token_task(cfg.data))
     out = Initial(trainable_state(model), backbone.num_parameters(), backbone.hidden_size,
                   model.changes_features_at_start())
     model.release()
@@ -63,23 +63,28 @@ NOT_DEPLOYED = ("monolingual and centralized have no deployment form (one model 
                 "config and data")
 
 
-def _entry(cfg: Config, langs: list[str], test: dict, floor, stopping: dict, dev_score: dict,
-           extra: dict) -> dict:
-    """One paradigm as `borderless run` reports it (runner.paradigm_summary), from the nodes' scores."""
+def _entry(cfg: Config, langs: list[str], test: dict, probe, stopping: dict, dev_score: dict, extra: dict,
+           metric: str) -> dict:
+    """One paradigm as `borderless run` reports it (runner.paradigm_summary), from the nodes' scores:
+    every test metric, the worst language and the floor (``probe``, its probe) in the run's ``metric``."""
     acc = {l: test[l]["accuracy"] for l in langs if l in test}
-    mean = sum(acc.values()) / len(acc)
-    worst = min(acc, key=acc.get)
-    out = {"test_accuracy": acc, "mean_accuracy": mean, "worst_language": worst, "worst_accuracy": acc[worst],
-           "zero_shot_accuracy": {}, "stopping": stopping, "probe_mean_accuracy": floor,
-           "below_probe": cfg.privacy.mechanism == "none" and mean < floor - 1e-9, **extra}
-    out.update(metric_fields(test, langs))  # macro-F1 and weighted-F1 beside accuracy
+    score = {l: test[l][metric] for l in langs if l in test}
+    mean = sum(score.values()) / len(score)
+    floor = probe.summary([l for l in langs if l in probe.test_accuracy])
+    out = {"metric": metric, "test_accuracy": acc, "mean_accuracy": sum(acc.values()) / len(acc),
+           "worst_language": min(score, key=score.get), "worst_accuracy": min(acc.values()),
+           "zero_shot_accuracy": {}, "stopping": stopping, "probe_mean_accuracy": floor["mean_accuracy"],
+           "below_probe": cfg.privacy.mechanism == "none" and mean < floor[f"mean_{metric}"] - 1e-9, **extra}
+    out.update(metric_fields(test, langs))  # macro-F1 and weighted-F1 beside accuracy; entity F1 for NER
+    if metric != "accuracy":
+        out[f"probe_mean_{metric}"] = floor[f"mean_{metric}"]
     if dev_score and cfg.train.probe_candidate and len(acc) == len(langs):
         out["dev_score"] = dev_score  # the dev criterion of the kept state: the probe competes on it (probe_selection)
     return out
 
 
 def write_results(folder: Path, cfg: Config, fed, personal, probes: dict, found: dict, wire, wall_s: float,
-                  initial: Initial, labels: list[str]) -> dict:
+                  initial: Initial, labels: list[str], metric: str = "accuracy") -> dict:
     from borderless import probe_selection
     from borderless.flower.federated_probe import summary as probe_summary
 
@@ -96,32 +101,37 @@ def write_results(folder: Path, cfg: Config, fed, personal, probes: dict, found:
     rounds_run = fed.stopper["last_round"]
     probe_bytes = probes["federated"].bytes_per_client
     state_bytes = state_num_bytes(init)
-    paradigms = {"federated": _entry(cfg, langs, fed.test, probes["federated"].mean_test,
+    paradigms = {"federated": _entry(cfg, langs, fed.test, probes["federated"],
                                      {"all": {"trained_rounds": fed.stopper["trained_rounds"],
                                               "best_round": fed.stopper["best_round"]}},
                                      {"all": fed.stopper["best_acc"]} if fed.stopper["active"] else {},
                                      {"rounds_taken": rounds_run, "rejected_updates": list(fed.rejected),
-                                      "bytes_per_client_total": 2 * state_bytes * rounds_run + probe_bytes})}
+                                      "bytes_per_client_total": 2 * state_bytes * rounds_run + probe_bytes},
+                                     metric)}
     personal_steps = {}
     if personal is not None and personal.test:
         personal_steps = {l: s["personal_trained"] for l, s in personal.steps.items()}
         paradigms["federated_personal"] = _entry(
-            cfg, langs, personal.test, probes["federated_personal"].mean_test,
+            cfg, langs, personal.test, probes["federated_personal"],
             {**paradigms["federated"]["stopping"], **{l: {"personal_steps": s["personal_steps"]}
                                                       for l, s in personal.steps.items()}},
             personal.dev if cfg.train.stop == "dev" else {},
             {"rounds_taken": rounds_run, "personal_saved_on_node": personal.saved_on_node,
-             "bytes_per_client_total": paradigms["federated"]["bytes_per_client_total"]})
+             "bytes_per_client_total": paradigms["federated"]["bytes_per_client_total"]}, metric)
     majority = {l: float(found[l][1]["test_majority"]) for l in langs}
+    baseline = {l: dict(found[l][1].get("majority") or {"accuracy": majority[l]}) for l in langs}
     summary = {
         "runtime": "flower deployment (SuperLink + one SuperNode per language)",
         "config": cfg.to_dict(),
         "languages": langs,
         "labels": labels,
+        "data": {"dataset": cfg.data.dataset, "task": "token" if token_task(cfg.data) else "sentence"},
+        "metric": metric,  # what dev selection and the probes compared (train.select_metric, resolved)
         "nodes": {l: {"num_examples": int(found[l][1]["num_examples"])} for l in langs},
         "method": {"name": cfg.method.name, "trainable_parameters": state_num_params(init),
                    "trainable_percent_of_backbone": 100.0 * state_num_params(init) / initial.backbone_params},
-        "majority_class_accuracy": majority,
+        "majority_class_accuracy": majority,  # a token task's: the most frequent tag per word type
+        "majority_baseline": baseline,  # every test metric of it, from each node
         "probes": {k: probe_summary(v, langs) for k, v in probes.items() if k != "start"},
         "head_init": ({"kind": "probe", "fitted_on": "the untrained prompt's features" if initial.changes_features_at_start
                        else "frozen features (the method starts as the identity)",
@@ -170,9 +180,11 @@ def write_results(folder: Path, cfg: Config, fed, personal, probes: dict, found:
 def _plots(folder: Path, s: dict, langs: list[str]) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(4, 0.8 * len(langs) + 2), 3.2))
-    ax.bar(langs, [100 * s["test_accuracy"].get(l, float("nan")) for l in langs], color="#3b7dd8")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Flower deployment: accuracy per language")
+    metric = s.get("metric", "accuracy")
+    top = per_language(s["paradigms"]["federated"], metric)
+    ax.bar(langs, [100 * top.get(l, float("nan")) for l in langs], color="#3b7dd8")
+    ax.set_ylabel(f"test {_name(s, metric)} (%)")
+    ax.set_title(f"Flower deployment: federated {_name(s, metric)} per language")
     ax.tick_params(axis="x", rotation=45)
     save_figure(fig, folder / "plots" / "accuracy.png")
     per_round = s["communication"]["per_round"]
@@ -188,6 +200,21 @@ def _plots(folder: Path, s: dict, langs: list[str]) -> None:
     ax.set_ylabel("kB sent by the client (measured)")
     ax.legend(fontsize=7, loc="lower right")
     save_figure(fig, folder / "plots" / "bytes_per_round.png")
+
+
+def per_language(entry: dict, metric: str) -> dict[str, float]:
+    """A paradigm's (or probe's) test scores per language in ``metric``."""
+    return entry["test_accuracy"] if metric == "accuracy" else entry.get(f"test_{metric}", {})
+
+
+def mean_of(entry: dict, metric: str) -> float | None:
+    return entry["mean_accuracy"] if metric == "accuracy" else entry.get(f"mean_{metric}")
+
+
+def _name(s: dict, metric: str) -> str:
+    from borderless.report import metric_name
+
+    return metric_name(s, metric)
 
 
 def participation_lines(s: dict) -> list[str]:
@@ -217,30 +244,35 @@ def report_markdown(s: dict) -> str:
     ]
     names = [n for n in ("federated", "federated_personal") if n in s["paradigms"]]
     label = {"federated": "federated", "federated_personal": "federated + personal"}
-    probes, majority = s["probes"], s["majority_class_accuracy"]
-    lines += ["| language | training examples (on its node) | majority class | "
+    metric = s.get("metric", "accuracy")
+    what = _name(s, metric)
+    token = s.get("data", {}).get("task") == "token"
+    probes = s["probes"]
+    majority = {l: b.get(metric, float("nan")) for l, b in (s.get("majority_baseline") or {
+        l: {"accuracy": a} for l, a in s["majority_class_accuracy"].items()}).items()}
+    lines += [f"Test {what} (%) per language; the frozen-feature probe of the same paradigm in brackets.", "",
+              f"| language | training {'sentences' if token else 'examples'} (on its node) | "
+              f"{'most frequent tag per word' if token else 'majority class'} | "
               + " | ".join(f"{label[n]} (probe)" for n in names) + " |",
               "|---|---:|---:|" + "---:|" * len(names)]
 
     def cell(n: str, l: str) -> str:
-        acc = s["paradigms"][n]["test_accuracy"]
-        score = f"{100 * acc[l]:.1f}" if l in acc else "absent"
-        if n not in probes or l not in probes[n]["test_accuracy"]:
-            return score
-        return f"{score} ({100 * probes[n]['test_accuracy'][l]:.1f})"
+        got = per_language(s["paradigms"][n], metric)
+        score = f"{100 * got[l]:.1f}" if l in got else "absent"
+        floor = per_language(probes[n], metric) if n in probes else {}
+        return f"{score} ({100 * floor[l]:.1f})" if l in floor else score
 
     for l in s["languages"]:
         lines.append(f"| {l} | {s['nodes'][l]['num_examples']} | {100 * majority[l]:.1f} | "
                      + " | ".join(cell(n, l) for n in names) + " |")
     lines.append(f"| **mean** | | {100 * sum(majority.values()) / len(majority):.1f} | " + " | ".join(
-        f"**{100 * s['paradigms'][n]['mean_accuracy']:.1f}** ({100 * s['paradigms'][n]['probe_mean_accuracy']:.1f})"
-        for n in names) + " |")
+        f"**{100 * mean_of(s['paradigms'][n], metric):.1f}** ({100 * mean_of(probes[n], metric):.1f})" for n in names) + " |")
     lines.append("")
     for n in names:
         e = s["paradigms"][n]
         kept = probe_selection.describe(e)
         flag = " ⚠ below its frozen-feature probe" if e.get("below_probe") else ""
-        lines.append(f"- {label[n]}: {100 * e['mean_accuracy']:.1f}{flag}"
+        lines.append(f"- {label[n]}: {what} {100 * mean_of(e, metric):.1f}{flag}"
                      + (f"; dev selection kept {kept}" if kept else "")
                      + (f"; stopped after round {e['stopping']['all']['trained_rounds']}, kept round "
                         f"{e['stopping']['all']['best_round']}" if n == "federated" else "")
@@ -249,11 +281,15 @@ def report_markdown(s: dict) -> str:
     if head.get("kind") == "probe":
         lines.append(f"- Heads start from the federated probe (LP-FT), fitted on {head['fitted_on']} over Flower "
                      f"(weight decay {head['weight_decay']:g}).")
-    if all("mean_macro_f1" in s["paradigms"][n] for n in names):
-        lines.append("- Macro-F1 (the majority class scores one class's F1 here, not its share): " + ", ".join(
-            f"{label[n]} {100 * s['paradigms'][n]['mean_macro_f1']:.1f}" for n in names) + ".")
+    for m in ("accuracy", "macro_f1"):  # beside the run's metric
+        got = {n: mean_of(s["paradigms"][n], m) for n in names}
+        if m != metric and None not in got.values():
+            note = " (the majority class scores one class's F1 here, not its share)" if m == "macro_f1" else ""
+            lines.append(f"- Test {_name(s, m)}{note}: "
+                         + ", ".join(f"{label[n]} {100 * v:.1f}" for n, v in got.items()) + ".")
     lines += [f"- {s['not_deployed'][0].upper()}{s['not_deployed'][1:]}.", "",
-              f"Mean test accuracy **{100 * s['mean_accuracy']:.1f} %**, worst {s['worst_language']}.", "",
+              f"Mean test {what} **{100 * mean_of(s['paradigms']['federated'], metric):.1f} %** (federated), worst "
+              f"{s['worst_language']}.", "",
               "## Wire", "",
               f"Measured from Flower's messages ({c['measured']}): **{c['bytes_per_client_per_round_up']:,.0f} bytes "
               f"up and {c['bytes_per_client_per_round_down']:,.0f} bytes down per client per round**; the raw "

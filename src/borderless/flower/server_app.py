@@ -37,6 +37,12 @@ app = ServerApp()
 STOPPED = "stopped.txt"  # in the results folder: why the federation stopped (a DeploymentError)
 
 
+def metric_name(metric: str) -> str:
+    from borderless.report import METRIC_NAMES
+
+    return METRIC_NAMES.get(metric, metric)
+
+
 class DeploymentError(RuntimeError):
     """The federation cannot go on: names the language or node and what to do."""
 
@@ -69,7 +75,10 @@ def query_nodes(grid, node_ids: list[int], timeout: float, strict: bool = True,
         if reply.has_error():
             raise DeploymentError(f"node {reply.metadata.src_node_id} could not start its client: "
                                   f"{reply.error.reason} (see that node's log)")
-        known[reply.metadata.src_node_id] = dict(reply.content.config_records["node"])
+        info = dict(reply.content.config_records["node"])
+        if "majority" in reply.content.metric_records:  # the baseline's every test metric
+            info["majority"] = dict(reply.content.metric_records["majority"])
+        known[reply.metadata.src_node_id] = info
     return known
 
 
@@ -252,7 +261,7 @@ def _rounds_done(saved: dict, cfg: Config) -> int:
 
 def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, ckpt) -> dict:
     from borderless.flower.results import initial_state, write_results
-    from borderless.runner import language_distances
+    from borderless.runner import language_distances, run_metric
 
     found = wait_for_languages(grid, cfg, say)
     nodes = Nodes(grid, cfg, found, say, wire.name_nodes)
@@ -260,7 +269,9 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
     labels = found[cfg.data.languages[0]][1]["labels"]
     for lang, (_, info) in found.items():
         if list(info["labels"]) != list(labels):
-            raise DeploymentError(f"{lang}: its labels {info['labels']} differ from {cfg.data.languages[0]}'s {labels}")
+            raise DeploymentError(f"{lang}: its labels {info['labels']} differ from {cfg.data.languages[0]}'s "
+                                  f"{labels}; list the run's labels in data.label_space so every node shares them")
+    metric = run_metric(cfg, list(labels))  # what dev selection and the probes compare (train.select_metric)
     initial = initial_state(cfg, list(labels))
     init = initial.state
     num_examples = {lang: int(info["num_examples"]) for lang, (_, info) in found.items()}
@@ -274,7 +285,7 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
 
     try:
         wire.round = 0
-        probes = fit_probes(nodes, cfg, ckpt, initial, len(labels), num_examples, say, wire)
+        probes = fit_probes(nodes, cfg, ckpt, initial, len(labels), num_examples, say, wire, metric)
         # LP-FT: the federation starts from the federated probe's head, as `borderless run` starts it
         begin = Start(init, {"federated": probes["start"]} if cfg.method.probe_init else None).state("federated")
         if cfg.privacy.secagg:
@@ -289,13 +300,14 @@ def _serve(grid, wire: WireLog, cfg: Config, output: Path, say, t_start: float, 
     finally:
         metrics_fh.close()
     summary = write_results(output, cfg, fed, personal, probes, found, wire, time.perf_counter() - t_start,
-                            initial, list(labels))
-    say(f"done: mean test accuracy {summary['mean_accuracy']:.3f}; results in {output}")
+                            initial, list(labels), metric)
+    say(f"done: mean test {metric_name(metric)} {summary['paradigms']['federated'][f'mean_{metric}']:.3f}; "
+        f"results in {output}")
     return summary
 
 
 def fit_probes(nodes: Nodes, cfg: Config, ckpt, initial, num_labels: int, num_examples: dict[str, int], say,
-               wire: WireLog) -> dict:
+               wire: WireLog, metric: str = "accuracy") -> dict:
     """The federated probe on the nodes' frozen features (the floor), its personalised form (the floor
     of federated + personal), and under LP-FT the head the federation starts from (for a soft prompt,
     fitted on the untrained prompt's features). Saved in the checkpoint once fitted."""
@@ -306,7 +318,7 @@ def fit_probes(nodes: Nodes, cfg: Config, ckpt, initial, num_labels: int, num_ex
         return {k: fp.from_record(v) for k, v in done.items()}
     t0 = time.perf_counter()
     kinds = ["frozen"] + (["start"] if cfg.method.probe_init and initial.changes_features_at_start else [])
-    fitted = fp.fit(nodes, cfg, kinds, num_labels, initial.hidden, num_examples)
+    fitted = fp.fit(nodes, cfg, kinds, num_labels, initial.hidden, num_examples, metric)
     probes = {"federated": fitted["frozen"]}
     if "federated_personal" in cfg.run.paradigms:
         probes["federated_personal"] = fp.personalised(nodes, cfg, probes["federated"])
@@ -315,7 +327,7 @@ def fit_probes(nodes: Nodes, cfg: Config, ckpt, initial, num_labels: int, num_ex
     measured = fp.measured_bytes(wire, list(cfg.data.languages))
     for p in probes.values():
         p.bytes_per_client = measured
-    say(f"federated probe: mean test accuracy {100 * probes['federated'].mean_test:.1f} "
+    say(f"federated probe: mean test {metric_name(metric)} {100 * probes['federated'].mean_test:.1f} "
         f"(weight decay {probes['federated'].weight_decay['all']:g}), {time.perf_counter() - t0:.1f} s")
     ckpt.finish("probes", {k: fp.to_record(v) for k, v in probes.items()})
     return probes
@@ -456,7 +468,7 @@ def federated_personal(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fed: Fede
                 sink({"paradigm": "federated_personal", "client": lang, "personal_step": int(k[7:]), "lang": lang,
                       "split": "dev", "score": v})
         sink({"paradigm": "federated_personal", "lang": lang, "split": "test", **out.test[lang]})
-    say("personal adaptation: " + ", ".join(f"{l} {100 * out.test[l]['accuracy']:.1f} "
+    say("personal adaptation: " + ", ".join(f"{l} {100 * out.test[l]['score']:.1f} "
                                              f"({out.steps[l]['personal_steps']} steps)" for l in out.test))
     ckpt.finish("federated_personal", dataclasses.asdict(out))
     return out

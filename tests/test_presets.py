@@ -93,7 +93,7 @@ paradigms = ["monolingual", "federated"]
     ('data.dataset="americasnli"', "zero_shot_dataset"),
     ('data.dataset="folder"', "needs data.path"),
     ('data.splits={train = "train.tsv"}', "must contain {lang}"),
-    ('data.format="xlsx"', "one of tsv, csv, jsonl"),
+    ('data.format="xlsx"', "data.format: unknown value 'xlsx'; one of '', 'tsv', 'csv', 'jsonl'"),
 ])
 def test_dataset_config_errors_name_the_key(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -19,7 +19,7 @@ def _cfg(*sets):
     (['privacy.mechanism="example"', *DP], "exactly one of target_epsilon"),
     (['privacy.mechanism="example"', "privacy.target_epsilon=1.0", "privacy.noise_multiplier=1.0", *DP], "exactly one"),
     (['privacy.mechanism="local"', "privacy.target_epsilon=1.0"], "method.head_init"),
-    (['privacy.mechanism="example"', "privacy.target_epsilon=1.0", "privacy.probe_batch_size=0"], "privacy.probe_steps"),
+    (['privacy.mechanism="example"', "privacy.target_epsilon=1.0", "privacy.probe_batch_size=0"], "privacy.probe_batch_size"),
     (['privacy.mechanism="example"', "privacy.target_epsilon=1.0", "train.probe_candidate=true", *DP], "train.probe_candidate"),
     (['privacy.mechanism="example"', "privacy.target_epsilon=1.0", 'method.name="head"', *DP], "method.name"),
     (['privacy.mechanism="client"', "privacy.noise_multiplier=1.0", 'federated.aggregator="median"', *DP], "federated.aggregator"),

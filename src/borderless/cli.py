@@ -1,5 +1,5 @@
 """Command line: ``borderless run | compare | report | languages [list|map|distance] | deploy ... | convert |
-export | predict | serve``."""
+config | export | predict | serve``."""
 
 from __future__ import annotations
 
@@ -31,6 +31,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out = run(cfg, output, overwrite=args.overwrite, progress=not args.quiet)
     print((out.folder / "report.md").read_text())
     print(f"results written to {out.folder}")
+    return 0
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    """A config as the run will read it (validated, every default filled in), or the reference."""
+    if args.keys or args.schema or args.write_table:
+        from borderless.config_reference import main as reference
+
+        return reference(args.keys, args.schema, args.write_table)
+    import tomli_w
+
+    print(tomli_w.dumps(load_config(args.config, args.set).to_dict()), end="")
     return 0
 
 
@@ -205,6 +217,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "config with different seeds: one mean ± std report (needs --output)")
     p.add_argument("--output", "-o", help="seeds report folder (with several run folders)")
     p.set_defaults(func=_cmd_report)
+    p = sub.add_parser("config", help="check a config and print it as a run reads it (every default filled in); "
+                       "--keys: the reference table, --schema: the JSON schema")
+    p.add_argument("config", nargs="?", help="TOML config (default: the defaults alone)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--keys", action="store_true", help="print every key's type, default and meaning (Markdown)")
+    how.add_argument("--schema", action="store_true", help="print the JSON schema of a config file (for editors)")
+    how.add_argument("--write-table", metavar="PAGE", help="regenerate the key table in PAGE (docs/configuration.md)")
+    p.set_defaults(func=_cmd_config)
     p = sub.add_parser("export", help="write a finished run's model as a self-contained folder: PEFT adapter, head, "
                        "labels, reading settings and a model card")
     p.add_argument("run_dir", help="a finished run's results folder")

@@ -257,6 +257,10 @@ class FederatedConfig:
     personal_steps: Annotated[int, NonNegative] = key(
         20, "`federated_personal`: each client adapts the final global state for up to this many steps on its own "
         "data, keeping the step count best on its own dev split (0 = the global model)")
+    local_head: bool = key(
+        False, "the head stays with each client (FedPer): only the prompt / adapter is averaged and sent; each "
+        "client starts from its own frozen-feature probe; a language outside the federation gets the average of "
+        "the clients' heads")
     personal_eval_every: Annotated[int, AtLeastOne] = key(5, "`federated_personal`: its dev evaluations every N steps")
     personal_lr_scale: Annotated[float, Positive] = key(0.5, "`federated_personal`: constant learning rates = this x "
                                                         "`train.lr` / `train.head_lr`")
@@ -630,10 +634,32 @@ def validate(c: Config, label: str = "<config>") -> None:
         bad("federated.aggregator", "'distance' personalises by language: it needs data.partition = \"language\"")
     _validate_compare(c.compare, bad)
     _validate_privacy(c, bad)
+    if c.federated.local_head:
+        _validate_local_head(c, bad)
     if "federated_personal" in c.run.paradigms and c.data.partition not in ("language", "size_skew"):
         bad("run.paradigms", f"federated_personal adapts the model to each language client's own data: with "
             f"data.partition = {c.data.partition!r} the clients are not languages; drop federated_personal from "
             "run.paradigms (e.g. [\"monolingual\", \"centralized\", \"federated\"])")
+
+
+def _validate_local_head(c: "Config", bad) -> None:
+    """``federated.local_head``: what it needs, each refusal by name."""
+    if not any(p.startswith("federated") for p in c.run.paradigms):
+        bad("federated.local_head", "acts on the federated paradigms only; add federated or federated_personal "
+            "to run.paradigms, or drop the key")
+    if c.method.name in ("head", "full") or c.method.classifier == "verbalizer":
+        what = ("nothing but the head is trained" if c.method.name == "head" else
+                "full fine-tuning averages the head with the whole backbone" if c.method.name == "full" else
+                "the verbalizer trains no head")
+        bad("federated.local_head", f"{what}: keep the head local with a prompt, p_tuning, prefix or lora method")
+    if c.federated.aggregator == "distance":
+        bad("federated.local_head", "the 'distance' rule already gives each client its own state; choose one")
+    if c.data.partition not in ("language", "size_skew"):
+        bad("federated.local_head", f"each client keeps its own head and is scored with it, so the clients must be "
+            f"the languages: data.partition = {c.data.partition!r} is not")
+    if c.privacy.mechanism != "none":
+        bad("federated.local_head", "DP with a head kept at home is not accounted yet; set privacy.mechanism = "
+            "\"none\" or local_head = false")
 
 
 def token_task(d: DataConfig) -> bool:

@@ -317,6 +317,8 @@ def personal_state_for(lang: str, result, work: Workload, cfg: Config) -> State:
 
     if lang in result.personal:
         return result.personal[lang]
+    if cfg.federated.local_head:  # a language outside the federation: the clients' averaged head
+        return result.state
     return personalised_state(lang, [(u.client_id, u.state, u.num_examples) for u in result.updates],
                               work.distances, cfg.federated.temperature)
 
@@ -356,10 +358,11 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
                   keep: Callable[[str, State], None] = _keep_nothing) -> ParadigmResult:
     start, seen, steps, rejected = time.perf_counter(), 0, 0, []
     begin = as_start(init).state("federated")
-    state_bytes = state_num_bytes(begin)
+    local_head = cfg.federated.local_head  # each client's head stays home: it starts from its own probe
+    state_bytes = state_num_bytes({k: v for k, v in begin.items() if not (local_head and k in head_names)})
     stopper = DevStopper(cfg)
     saved = ckpt.resumed("federated")
-    result, stop, carry = None, False, None
+    result, stop, carry, own = None, False, None, None
     if saved is not None:  # a resumed run: continue after round saved["carry"]["round"]
         stopper.restore(saved["stopper"], round_from_record)
         seen, steps, rejected, stop, carry = saved["seen"], saved["steps"], saved["rejected"], saved["stopped"], saved["carry"]
@@ -367,8 +370,9 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
         clients = _advanced_clients(work, cfg, carry["trained"])
     else:
         clients = make_clients(work, cfg)
+        own = {c.client_id: as_start(init).state("federated", c.client_id) for c in clients} if local_head else None
         if stopper.active:
-            initial = _Initial(0, begin)
+            initial = _Initial(0, begin, personal=own)
             accs = _eval_states(model, work, work.evaluated, initial, cfg, "dev")
             for lang, m in accs.items():
                 sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
@@ -376,7 +380,8 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
     if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
         rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
                             on_client=lambda rnd, cid: tick(cid), distances=work.distances, resume=carry,
-                            privacy=server_privacy(cfg, len(clients), noise_seed(cfg, 10_007)))
+                            privacy=server_privacy(cfg, len(clients), noise_seed(cfg, 10_007)),
+                            initial_personal=own)
         for result in rounds:
             for r in result.rejected:  # refused by the server before aggregation (borderless.federated.validation)
                 rejected.append(r.as_dict())
@@ -385,7 +390,7 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
                 seen += int(u.metrics["train_examples"])
                 steps += cfg.train.local_steps
                 sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
-                      "num_examples": u.num_examples, "bytes_up": state_num_bytes(u.state),
+                      "num_examples": u.num_examples, "bytes_up": state_bytes,
                       "bytes_down": state_bytes, **u.metrics})
             stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
@@ -409,7 +414,8 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
     test = _eval_states(model, work, work.evaluated, chosen, cfg, "test")
     if chosen.personal is not None:
         load_trainable_state(model, chosen.state)
-    how = ("its own mix of the clients' final updates, weighted by language distance" if chosen.personal is not None
+    how = ("the global prompt or adapter with the clients' averaged head" if local_head else
+           "its own mix of the clients' final updates, weighted by language distance" if chosen.personal is not None
            else "the global model")
     trained = dict(carry["trained"]) if carry else {}
     extra = {"rounds_taken": stopper.last_round, "bytes_per_client": 2 * state_bytes * stopper.last_round,

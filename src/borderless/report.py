@@ -276,7 +276,8 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"batch {c['train']['batch_size']}; lr {c['train']['lr']} (prompt), {c['train']['head_lr'] or c['train']['lr']} (head), "
         f"{c['train']['optimizer']}, schedule {c['train'].get('schedule', 'constant')} "
         f"(warm-up {c['train'].get('warmup', 0):g}), stop {c['train'].get('stop', 'budget')}; "
-        f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}.",
+        f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}"
+        f"{' of the prompt or adapter; each client keeps its own head (federated.local_head)' if c['federated'].get('local_head') else ''}.",
         "",
     ] + data_section(summary) + [
     ] + (accuracy_sections(summary, fams) if many else metric_tables(summary)) + [
@@ -288,7 +289,9 @@ def write_report(folder: Path, summary: dict) -> Path:
          "Floors beside every number: the majority class of each test split, and each paradigm's linear probe "
          "on frozen features of the same training data")
         + " (monolingual: one per language; centralized: pooled; "
-        "fed: FedAvg of the head alone; fed+pers: the federated probe adapted by each client on its own "
+        + ("fed: each client's own probe, since its head never leaves it (federated.local_head)"
+           if c.get("federated", {}).get("local_head") else "fed: FedAvg of the head alone")
+        + "; fed+pers: the federated probe adapted by each client on its own "
         "data). ⚠ marks a tuned mean below its own probe."
         + (" Tuned heads start from these probes (LP-FT)." if c["method"].get("head_init") == "probe"
            and c["method"].get("classifier", "head") == "head" else "")

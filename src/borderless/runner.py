@@ -33,7 +33,7 @@ from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, resu
                                   run_federated_personal)
 from borderless import probe_selection
 from borderless.kept_states import StateKeeper, models_index
-from borderless.probe import ProbeData, all_probes, metric_fields, personalised_probe
+from borderless.probe import Probe, ProbeData, all_probes, metric_fields, personalised_probe
 from borderless.report import write_report
 from borderless.language.families import MANY_LANGUAGES, family_of
 from borderless.language.tokenization import stats_by_language
@@ -305,8 +305,12 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
     data = dataclasses.replace(frozen, evaluated=frozen.languages, x=x, y=y, nearest={})
     p = cfg.probe
     needed = tuple(dict.fromkeys("federated" if q.startswith("federated") else q for q in cfg.run.paradigms))
+    if cfg.federated.local_head:  # the federation starts from each client's own probe
+        needed = tuple(dict.fromkeys(("monolingual", *(q for q in needed if q != "federated"))))
     fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
                              cfg.federated.clients_per_round, cfg.run.seed, paradigms=needed))
+    if cfg.federated.local_head and any(q.startswith("federated") for q in cfg.run.paradigms):
+        fitted["federated"] = own_heads(fitted["monolingual"])
     facts = {"fitted_on": "the starting model's features (untrained prompt included)",
              "seconds": round(time.perf_counter() - t0, 2),
              "dev_score": {k: pr.dev_score for k, pr in fitted.items()}}
@@ -378,8 +382,18 @@ def fit_probes(cfg: Config, data: ProbeData) -> dict:
     p = cfg.probe
     probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
                              cfg.federated.clients_per_round, cfg.run.seed))
-    probes["federated_personal"] = personalised_probe(data, probes["federated"])
+    if cfg.federated.local_head:  # already each client's own: adapting it on the same data is the same probe
+        probes["federated"] = own_heads(probes["monolingual"])
+        probes["federated_personal"] = own_heads(probes["monolingual"], "federated_personal")
+    else:
+        probes["federated_personal"] = personalised_probe(data, probes["federated"])
     return probes
+
+
+def own_heads(monolingual: Probe, paradigm: str = "federated") -> Probe:
+    """``federated.local_head``: no head crosses the wire, so the federation's probe (its floor and
+    every client's start) is each client's own probe on its own features."""
+    return dataclasses.replace(monolingual, paradigm=paradigm, bytes_per_client=0, rounds=0)
 
 
 def probe_results(cfg: Config, probes: dict, work: Workload) -> dict[str, ParadigmResult]:
@@ -559,9 +573,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             "trainable_percent_of_backbone": 100.0 * n_trainable / backbone_params,
             "trainable_tensors": {k: list(v.shape) for k, v in init.items()},
         },
-        "communication": {
-            "bytes_per_client_per_round_up": state_num_bytes(init),
-            "bytes_per_client_per_round_down": state_num_bytes(init),
+        "communication": {  # federated.local_head: the head never leaves its client
+            "bytes_per_client_per_round_up": state_num_bytes(init) - (head_bytes if cfg.federated.local_head else 0),
+            "bytes_per_client_per_round_down": state_num_bytes(init) - (head_bytes if cfg.federated.local_head else 0),
             # the federated probe (head only) that federated tuning starts from, when head_init = "probe"
             "probe_bytes_per_client": probes["federated"].bytes_per_client if cfg.method.probe_init else 0,
             "head_bytes": head_bytes,

@@ -121,7 +121,8 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
              fed_cfg: FederatedConfig, seed: int,
              distances: Mapping[tuple[str, str], float] | None = None,
              declared: Mapping[str, int] | None = None, resume: dict | None = None,
-             privacy=None) -> Iterator[RoundResult]:
+             privacy=None, local_keys: frozenset[str] = frozenset(),
+             initial_personal: Mapping[str, State] | None = None) -> Iterator[RoundResult]:
     """The federation's round loop, whatever carries the messages: sample, ask each sampled client
     to train (``fit_many``: in this process, or over Flower), check every update
     (``borderless.federated.validation``: refused ones are left out and listed in the round's
@@ -137,14 +138,19 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
     round with probability ``sampling_rate`` (Poisson, as the accountant models it), the server clips
     every update to ``clip_norm`` again, adds Gaussian noise to their sum, divides by the expected
     number of clients and hands that one noisy mean to the configured rule (fedavg keeps it; fedavgm,
-    fedadam and fedyogi take it as their pseudo-gradient). A round nobody joined still adds the noise."""
+    fedadam and fedyogi take it as their pseudo-gradient). A round nobody joined still adds the noise.
+
+    ``local_keys`` (``federated.local_head``: the head's tensors) stay with each client: a client starts
+    every round from the global state with its own ``local_keys`` (first from ``initial_personal``), and
+    its new ones replace them after the round. The global state's copy of them is the clients' average,
+    for languages outside the federation."""
     personalised = fed_cfg.aggregator == "distance"
     if personalised and distances is None:
         raise ValueError("federated.aggregator = 'distance' needs language distances between the clients")
     aggregate = make_aggregator(fed_cfg)
     rng = random.Random(seed)
     state = {k: v.clone() for k, v in initial_state.items()}
-    personal: dict[str, State] = {}
+    personal: dict[str, State] = {cid: dict(st) for cid, st in (initial_personal or {}).items()}
     trained: dict[str, int] = {cid: 0 for cid in client_ids}
     joined: dict[str, int] = dict(declared or {})
     server_state = None  # the rule's own state (momentum, Adam moments), explicit between rounds
@@ -183,9 +189,21 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
         if personalised and updates:
             personal.update(distance_kernel([(u.client_id, u.state, u.num_examples) for u in updates], distances,
                                             fed_cfg.temperature))
+        if local_keys:
+            personal = keep_local(state, personal, updates, local_keys)
         carry = {"round": rnd, "state": state, "personal": dict(personal), "trained": dict(trained),
                  "joined": dict(joined), "server_state": encode_server_state(server_state), "rng": rng_state(rng)}
-        yield RoundResult(rnd, state, updates, dict(personal) if personalised else None, rejected, carry, absent)
+        yield RoundResult(rnd, state, updates, dict(personal) if personalised or local_keys else None, rejected,
+                          carry, absent)
+
+
+def keep_local(state: State, personal: Mapping[str, State], updates: list[ClientUpdate],
+               local_keys: frozenset[str]) -> dict[str, State]:
+    """Every client's state after a round under a local head: the new global state, with the client's
+    own ``local_keys`` (the ones it just trained, else the ones it kept)."""
+    own = {cid: {k: st[k] for k in local_keys} for cid, st in personal.items()}
+    own.update({u.client_id: {k: u.state[k] for k in local_keys} for u in updates})
+    return {cid: {**state, **head} for cid, head in own.items()}
 
 
 def encode_server_state(server_state):
@@ -209,7 +227,8 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
                fed_cfg: FederatedConfig, head_names: set[str], seed: int,
                on_client: Callable[[int, str], None] | None = None,
                distances: Mapping[tuple[str, str], float] | None = None,
-               resume: dict | None = None, privacy=None) -> Iterator[RoundResult]:
+               resume: dict | None = None, privacy=None,
+               initial_personal: Mapping[str, State] | None = None) -> Iterator[RoundResult]:
     """The federation in this process: the same ``model`` object serves every client in turn.
     Yields the round results; the model holds the global state at the end. With ``resume`` the
     clients' streams must already be where that round left them."""
@@ -229,8 +248,10 @@ def run_rounds(model: torch.nn.Module, clients: list[Client], initial_state: Sta
         return updates
 
     state = initial_state
+    local_keys = frozenset(head_names) if fed_cfg.local_head else frozenset()
     for result in federate(list(by_id), fit_many, initial_state, train_cfg, fed_cfg, seed, distances,
-                           {c.client_id: c.num_examples for c in clients}, resume, privacy):
+                           {c.client_id: c.num_examples for c in clients}, resume, privacy, local_keys,
+                           initial_personal):
         state = result.state
         yield result
     load_trainable_state(model, state)

@@ -59,6 +59,9 @@ def check_deployable(cfg: Config) -> None:
     if cfg.federated.attack != "none":
         raise NodeConfigError(f"federated.attack = {cfg.federated.attack!r}: simulated hostile clients are for "
                               "`borderless run` studies; a deployment's nodes are real. Set federated.attack = \"none\"")
+    if cfg.federated.local_head:
+        raise NodeConfigError("federated.local_head: a node does not keep its head between rounds yet; use "
+                              "`borderless run` for it, or local_head = false in the deployment config")
     if cfg.privacy.secagg and cfg.federated.min_clients:
         raise NodeConfigError("federated.min_clients with privacy.secagg: SecAgg+ handles dropouts with its own "
                               "threshold (privacy.secagg_threshold); set federated.min_clients = 0")

@@ -9,9 +9,8 @@ import pytest
 import torch
 
 import borderless
-from borderless.data.conll import read_conll
-
 from borderless.config import ConfigError, FederatedConfig, TrainConfig
+from borderless.data.conll import read_conll
 from borderless.federated.simulation import ClientUpdate, federate, keep_local
 from borderless.flower.node import NodeConfigError, check_deployable
 from borderless.runner import run

@@ -290,7 +290,7 @@ def write_report(folder: Path, summary: dict) -> Path:
          "on frozen features of the same training data")
         + " (monolingual: one per language; centralized: pooled; "
         + ("fed: each client's own probe, since its head never leaves it (federated.local_head)"
-           if c.get("federated", {}).get("local_head") else "fed: FedAvg of the head alone")
+           if c['federated'].get('local_head') else "fed: FedAvg of the head alone")
         + "; fed+pers: the federated probe adapted by each client on its own "
         "data). ⚠ marks a tuned mean below its own probe."
         + (" Tuned heads start from these probes (LP-FT)." if c["method"].get("head_init") == "probe"

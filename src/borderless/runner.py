@@ -305,12 +305,9 @@ def start_probes(cfg: Config, model, work: Workload, frozen: ProbeData, probes: 
     data = dataclasses.replace(frozen, evaluated=frozen.languages, x=x, y=y, nearest={})
     p = cfg.probe
     needed = tuple(dict.fromkeys("federated" if q.startswith("federated") else q for q in cfg.run.paradigms))
-    if cfg.federated.local_head:  # the federation starts from each client's own probe
-        needed = tuple(dict.fromkeys(("monolingual", *(q for q in needed if q != "federated"))))
-    fitted = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
-                             cfg.federated.clients_per_round, cfg.run.seed, paradigms=needed))
-    if cfg.federated.local_head and any(q.startswith("federated") for q in cfg.run.paradigms):
-        fitted["federated"] = own_heads(fitted["monolingual"])
+    fitted = with_own_heads(cfg, dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters,
+                                                 p.max_iter, cfg.federated.clients_per_round, cfg.run.seed,
+                                                 paradigms=probes_to_fit(cfg, needed))))
     facts = {"fitted_on": "the starting model's features (untrained prompt included)",
              "seconds": round(time.perf_counter() - t0, 2),
              "dev_score": {k: pr.dev_score for k, pr in fitted.items()}}
@@ -380,14 +377,29 @@ def dp_start_probes(cfg: Config, model, work: Workload, frozen: ProbeData) -> tu
 
 def fit_probes(cfg: Config, data: ProbeData) -> dict:
     p = cfg.probe
-    probes = dict(all_probes(data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter,
-                             cfg.federated.clients_per_round, cfg.run.seed))
+    probes = with_own_heads(cfg, dict(all_probes(
+        data, p.weight_decays, p.federated_rounds, p.federated_local_iters, p.max_iter, cfg.federated.clients_per_round,
+        cfg.run.seed, paradigms=probes_to_fit(cfg, ("monolingual", "centralized", "federated")))))
     if cfg.federated.local_head:  # already each client's own: adapting it on the same data is the same probe
-        probes["federated"] = own_heads(probes["monolingual"])
         probes["federated_personal"] = own_heads(probes["monolingual"], "federated_personal")
     else:
         probes["federated_personal"] = personalised_probe(data, probes["federated"])
     return probes
+
+
+def probes_to_fit(cfg: Config, paradigms: tuple[str, ...]) -> tuple[str, ...]:
+    """The probes ``paradigms`` need; under ``federated.local_head`` the federation's is each client's own
+    (the monolingual probes), so no FedAvg probe is fitted."""
+    if not cfg.federated.local_head:
+        return paradigms
+    return tuple(dict.fromkeys("monolingual" if q == "federated" else q for q in paradigms))
+
+
+def with_own_heads(cfg: Config, fitted: dict) -> dict:
+    """``fitted`` with, under ``federated.local_head``, the monolingual probes standing as the federation's."""
+    if cfg.federated.local_head:
+        fitted["federated"] = own_heads(fitted["monolingual"])
+    return fitted
 
 
 def own_heads(monolingual: Probe, paradigm: str = "federated") -> Probe:
@@ -543,6 +555,7 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
     init = base
     n_trainable = state_num_params(init)
     head_bytes = sum(state_num_bytes({k: v}) for k, v in init.items() if k in head_names)
+    sent_bytes = state_num_bytes(init) - (head_bytes if cfg.federated.local_head else 0)  # a local head stays home
     baselines = majority_baselines(work, data)
     majority = {l: b["accuracy"] for l, b in baselines.items()}
     tokenization = stats_by_language(backbone.tokenizer, data, work.languages + work.zero_shot)
@@ -573,9 +586,9 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
             "trainable_percent_of_backbone": 100.0 * n_trainable / backbone_params,
             "trainable_tensors": {k: list(v.shape) for k, v in init.items()},
         },
-        "communication": {  # federated.local_head: the head never leaves its client
-            "bytes_per_client_per_round_up": state_num_bytes(init) - (head_bytes if cfg.federated.local_head else 0),
-            "bytes_per_client_per_round_down": state_num_bytes(init) - (head_bytes if cfg.federated.local_head else 0),
+        "communication": {
+            "bytes_per_client_per_round_up": sent_bytes,
+            "bytes_per_client_per_round_down": sent_bytes,
             # the federated probe (head only) that federated tuning starts from, when head_init = "probe"
             "probe_bytes_per_client": probes["federated"].bytes_per_client if cfg.method.probe_init else 0,
             "head_bytes": head_bytes,

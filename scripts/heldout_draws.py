@@ -4,6 +4,7 @@ run with a base config's recipe unchanged (only data.languages and run.seed repl
 
     .venv/bin/python scripts/heldout_draws.py [--draws 5] [--seeds 0] [--base configs/demo.toml]
                                               [-o docs/results/heldout_draws] [--summary-only]
+                                              [--set data.dev_from_train=300 ...]
 
 Per draw and seed: <out>/draw<k>/seed<s>/ is an ordinary results folder. Resumable: a finished run
 (results.json) is skipped, a killed one continues from its checkpoint. One backbone for every run.
@@ -49,11 +50,11 @@ def draws(pool: list[str], k: int, size: int = 6) -> list[list[str]]:
     return [sorted(random.Random(f"heldout-draw-{i}").sample(sorted(pool), size)) for i in range(k)]
 
 
-def run_one(base: Path, languages: list[str], seed: int, folder: Path, backbone):
+def run_one(base: Path, languages: list[str], seed: int, folder: Path, backbone, sets: tuple[str, ...] = ()):
     from borderless.config import load_config
     from borderless.runner import run_or_resume
 
-    cfg = load_config(base, [f"data.languages={json.dumps(languages)}", f"run.seed={seed}"])
+    cfg = load_config(base, [*sets, f"data.languages={json.dumps(languages)}", f"run.seed={seed}"])
     return run_or_resume(cfg, folder, backbone)
 
 
@@ -180,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", type=Path, default=REPO / "configs" / "demo.toml")
     ap.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "results" / "heldout_draws")
     ap.add_argument("--only", type=int, nargs="*", help="run only these draw indices (the summary keeps every finished run)")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe change on top of --base, as `borderless run --set` (recorded in draws.json)")
     ap.add_argument("--summary-only", action="store_true", help="rewrite summary.md / summary.json from the finished runs; run nothing")
     args = ap.parse_args(argv)
 
@@ -191,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.output
     out.mkdir(parents=True, exist_ok=True)
     (out / "draws.json").write_text(json.dumps({"pool_size": len(pool), "base": _shown(args.base),
+                                                "set": args.sets,
                                                 "draws": {f"draw{i}": s for i, s in enumerate(sets)}}, indent=2))
     cost_path = out / "wall_s.json"
     cost = json.loads(cost_path.read_text()) if cost_path.exists() else {}
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:
             key = f"draw{i}/seed{seed}"
             t0 = time.perf_counter()
-            what = run_one(args.base, langs, seed, out / f"draw{i}" / f"seed{seed}", backbone)
+            what = run_one(args.base, langs, seed, out / f"draw{i}" / f"seed{seed}", backbone, tuple(args.sets))
             if what != "done":
                 cost[key] = cost.get(key, 0.0) + time.perf_counter() - t0
                 cost_path.write_text(json.dumps(cost, indent=2))

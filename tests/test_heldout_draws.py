@@ -83,3 +83,13 @@ def test_summary_only_rewrites_the_summary_from_finished_runs_without_a_backbone
     assert h.main(["--draws", "1", "--summary-only", "--base", "configs/demo.toml", "-o", str(tmp_path)]) == 0
     assert "| fed − mono | +10.0 | +10.0 | +10.0 |" in (tmp_path / "summary.md").read_text()
     assert json.loads((tmp_path / "draws.json").read_text())["base"] == "configs/demo.toml"
+
+
+def test_set_changes_the_recipe_of_every_run(tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr("borderless.runner.run_or_resume", lambda cfg, folder, backbone: seen.append(cfg) or "done")
+    h.run_one(h.REPO / "configs" / "demo.toml", ["bel_Cyrl", "vie_Latn"], 3, tmp_path, None,
+              ("data.dev_from_train=300", "federated.rounds=4"))
+    (cfg,) = seen
+    assert cfg.data.dev_from_train == 300 and cfg.federated.rounds == 4
+    assert cfg.data.languages == ("bel_Cyrl", "vie_Latn") and cfg.run.seed == 3  # the draw's own keys win

@@ -75,6 +75,9 @@ class DataConfig:
     max_train_per_language: Annotated[int, NonNegative] = key(0, "cap per language (seeded, stratified by label); 0 = all")
     max_dev_per_language: Annotated[int, NonNegative] = key(0, "dev cap per language (dev chooses rounds, steps and "
                                                             "probes); 0 = the whole split")
+    dev_from_train: Annotated[int, NonNegative] = key(
+        0, "add up to N of each training language's training rows that `max_train_per_language` left unused to its "
+        "dev split (seeded, stratified; they never train): a larger dev split where the preset's is small; 0 = none")
     max_test_per_language: Annotated[int, NonNegative] = key(0, "test cap per language (the reported scores); 0 = the "
                                                              "whole split")
     max_zero_shot_dev_per_language: Annotated[int, Ge(-1)] = key(
@@ -728,6 +731,9 @@ def _validate_dataset(d: DataConfig, bad) -> None:
         bad("data.columns", "header = false needs the column names in order, e.g. [\"text\", \"label\"]")
     if d.carve_from is not None and d.carve_from and d.carve_from not in SPLITS:
         bad("data.carve_from", f"must name a split ({', '.join(SPLITS)})")
+    if d.dev_from_train and not d.max_train_per_language:
+        bad("data.dev_from_train", "takes the training rows that data.max_train_per_language leaves unused, and "
+            "with no cap (0) every row trains: set data.max_train_per_language (e.g. 200) or dev_from_train = 0")
     conll = token_task(d)
     if d.tag_column is not None and not conll:
         bad("data.tag_column", "names a CoNLL file's tag column; set data.format = \"conll\" or drop it")

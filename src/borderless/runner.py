@@ -225,6 +225,7 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
         return out
 
     capped = {l: stratified_cap(data[l].train, caps.max_train_per_language, seed) for l in langs}
+    extra_dev = {l: dev_from_train(data[l].train, capped[l], caps.dev_from_train, seed, l) for l in langs}
     if caps.train_fraction < 1:  # data efficiency: a stratified fraction of what the cap kept
         capped = {l: stratified_cap(ex, max(1, round(caps.train_fraction * len(ex))), seed) for l, ex in capped.items()}
     assignment = partition(capped, partition_spec(cfg.data), seed)
@@ -236,7 +237,8 @@ def build_workload(cfg: Config, backbone: Backbone, max_length: int,
     work = Workload(
         langs,
         train={l: tok(train[l], l) for l in langs},
-        dev={l: tok(stratified_cap(d.dev, dev_cap(caps, l in zero_shot), seed), l) for l, d in data.items()},
+        dev={l: tok(stratified_cap(d.dev, dev_cap(caps, l in zero_shot), seed) + extra_dev.get(l, []), l)
+             for l, d in data.items()},
         test={l: tok(stratified_cap(d.test, caps.max_test_per_language, seed), l) for l, d in data.items()},
         clients=clients,
         partition_table=histogram(clients, train, labels),
@@ -257,6 +259,20 @@ def run_metric(cfg: Config, labels) -> str:
         raise ConfigError(f"train.select_metric = \"f1\" is entity F1 over BIO tags; this run's tags "
                           f"({', '.join(labels[:6])}...) are not BIO: use accuracy or macro_f1")
     return metric
+
+
+def dev_from_train(train: list, kept: list, n: int, seed: int, lang: str) -> list:
+    """``data.dev_from_train``: up to ``n`` of the training rows the cap left unused (seeded, stratified), to
+    join the language's dev split. They never train: the training rows are ``kept`` or a subset of it."""
+    if n <= 0:
+        return []
+    used = {id(ex) for ex in kept}
+    unused = [ex for ex in train if id(ex) not in used]
+    if not unused:
+        raise ConfigError(f"data.dev_from_train = {n}: {lang} has {len(train)} training rows and "
+                          "data.max_train_per_language keeps all of them, so none is left for dev; lower the cap "
+                          "or set data.dev_from_train = 0")
+    return stratified_cap(unused, n, seed)
 
 
 def dev_cap(caps, zero_shot: bool) -> int:

@@ -31,6 +31,11 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     from borderless.config import refuse_token_task
 
     refuse_token_task(cfg, "audit", "its attacks score one label per sentence")
+    if cfg.data.dev_from_train:
+        from borderless.config import ConfigError
+
+        raise ConfigError("audit: data.dev_from_train: the audit's non-members are the training rows no member id "
+                          "holds, so none may join dev; set data.dev_from_train = 0 (--set data.dev_from_train=0)")
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     data = load_data(cfg)

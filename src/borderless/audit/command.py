@@ -20,7 +20,7 @@ from borderless.atomic_files import write_text
 from borderless.audit import membership
 from borderless.audit.loss_attack import scores
 from borderless.audit.metrics import auc, roc, summarise
-from borderless.config import Config
+from borderless.config import Config, ConfigError, refuse_token_task
 
 
 def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, bootstrap_rounds: int = 1000) -> dict:
@@ -28,12 +28,8 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     from borderless.runner import load_data, run_or_resume
     from borderless.trained_model import load
 
-    from borderless.config import refuse_token_task
-
     refuse_token_task(cfg, "audit", "its attacks score one label per sentence")
     if cfg.data.dev_from_train:
-        from borderless.config import ConfigError
-
         raise ConfigError("audit: data.dev_from_train: the audit's non-members are the training rows no member id "
                           "holds, so none may join dev; set data.dev_from_train = 0 (--set data.dev_from_train=0)")
     output = Path(output)

@@ -94,7 +94,7 @@ def languages(n: int, data: Path) -> list[str]:
 def clients(sizes: list[int], extra: list[str], staged: bool = False) -> dict:
     from borderless.config import load_config, resolve_data_path
 
-    data = resolve_data_path(load_config(ROOT / "configs" / "demo.toml", []).data)
+    data = resolve_data_path(load_config(ROOT / "configs" / "demo_prompt.toml", []).data)
     tmp = Path(tempfile.mkdtemp(prefix="borderless-mem-"))
     rows = []
     try:
@@ -105,7 +105,7 @@ def clients(sizes: list[int], extra: list[str], staged: bool = False) -> dict:
                     "federated.rounds=3", "federated.eval_every=0", 'train.stop="budget"',
                     'run.paradigms=["federated"]', "run.language_analysis=false", *extra]
             entry = [str(HERE / "staged_run.py")] if staged else ["-m", "borderless.cli"]
-            argv = [sys.executable, *entry, "run", str(ROOT / "configs" / "demo.toml"), "--quiet",
+            argv = [sys.executable, *entry, "run", str(ROOT / "configs" / "demo_prompt.toml"), "--quiet",
                     "-o", str(tmp / f"n{n}")] + [a for s in sets for a in ("--set", s)]
             m = measure(argv, tmp / f"n{n}.log", tmp / f"n{n}.stages" if staged else None)
             res = json.loads((tmp / f"n{n}" / "results.json").read_text())["paradigms"]["federated"]

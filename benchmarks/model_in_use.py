@@ -1,7 +1,7 @@
 """A trained model in use (issue 44, item 7): predict throughput against the evaluation loop's, serve
 latency at batch 1 and 32, and peak memory with 1 and 16 per-language models loaded.
 
-    .venv/bin/python benchmarks/model_in_use.py [--run docs/results/demo] [--languages hau_Latn yor_Latn]
+    .venv/bin/python benchmarks/model_in_use.py [--run docs/results/demo_prompt] [--languages hau_Latn yor_Latn]
 
 On the committed demo run (real e5-small, SIB-200 test sentences), in one run, 2 torch threads in
 every process:
@@ -175,7 +175,7 @@ def memory(run: Path, counts: tuple[int, ...]) -> list[dict]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--run", type=Path, default=ROOT / "docs" / "results" / "demo")
+    ap.add_argument("--run", type=Path, default=ROOT / "docs" / "results" / "demo_prompt")
     ap.add_argument("--languages", nargs="+", default=["hau_Latn", "yor_Latn"])
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--requests", type=int, nargs=2, default=[40, 10], metavar=("N_BATCH1", "N_BATCH32"))

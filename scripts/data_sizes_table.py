@@ -23,7 +23,7 @@ def main() -> None:
             + [SHORT[p] for p in PARADIGMS] + ["fed − mono", "fed+pers − mono", "fed − central"])
     lines = ["# Data sizes: seven SIB-200 languages, the converged recipe, 3 seeds", "",
              "Mean test accuracy over eng, fra, hin, swh, hau, yor, amh (%, mean ± std over seeds 0, 1, 2; "
-             "majority class 25.0). 50-200: `configs/demo.toml` with `data.max_train_per_language` set "
+             "majority class 25.0). 50-200: `configs/demo_prompt.toml` with `data.max_train_per_language` set "
              "(6 rounds × 5 steps × batch 8, dev 40 per language; `bash scripts/data_sizes.sh`; "
              "cap200/seed0 is the committed demo run, the same config). 701: `configs/seven_full.toml` "
              "(20 rounds, whole dev split). ⚠: a seed below its own probe.", "",

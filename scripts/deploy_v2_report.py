@@ -1,10 +1,10 @@
-"""docs/results/deploy_v2 (issue 43): `borderless deploy local configs/demo.toml` beside
-`borderless run configs/demo.toml` (federated paradigms), per language, each score beside its probe
+"""docs/results/deploy_v2 (issue 43): `borderless deploy local configs/demo_prompt.toml` beside
+`borderless run configs/demo_prompt.toml` (federated paradigms), per language, each score beside its probe
 and the majority class; equal or not, said in numbers.
 
-    .venv/bin/borderless run configs/demo.toml -o docs/results/deploy_v2/in_process \\
+    .venv/bin/borderless run configs/demo_prompt.toml -o docs/results/deploy_v2/in_process \\
         --set 'run.paradigms=["federated", "federated_personal"]'
-    .venv/bin/borderless deploy local configs/demo.toml -o docs/results/deploy_v2/flower
+    .venv/bin/borderless deploy local configs/demo_prompt.toml -o docs/results/deploy_v2/flower
     .venv/bin/python scripts/deploy_v2_report.py [docs/results/deploy_v2] [--run in_process --deploy flower]
 
 ``--run`` / ``--deploy`` name the two results folders inside it; the comparison is written to

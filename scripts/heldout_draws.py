@@ -6,6 +6,10 @@ run with a base config's recipe unchanged (only data.languages and run.seed repl
                                               [-o docs/results/heldout_draws] [--summary-only]
                                               [--set data.dev_from_train=300 ...]
 
+A folder holds one recipe: a call whose --base or --set differs from the folder's draws.json is
+refused (configs/demo.toml became LoRA on 2026-12-06; the soft prompt's draws name
+configs/demo_prompt.toml).
+
 Per draw and seed: <out>/draw<k>/seed<s>/ is an ordinary results folder. Resumable: a finished run
 (results.json) is skipped, a killed one continues from its checkpoint. One backbone for every run.
 After each run, <out>/summary.md and summary.json are rewritten: per draw, each paradigm's mean beside
@@ -192,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     pool = sorted(set(_sib200_languages()) - committed_languages())
     sets = draws(pool, args.draws)
     out = args.output
+    refuse_other_recipe(out, _shown(args.base), args.sets)
     out.mkdir(parents=True, exist_ok=True)
     (out / "draws.json").write_text(json.dumps({"pool_size": len(pool), "base": _shown(args.base),
                                                 "set": args.sets,
@@ -215,6 +220,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{time.strftime('%H:%M:%S')} {key} {' '.join(langs)}: {what}", file=sys.stderr, flush=True)
             write_summary(out, collect(out, sets, args.seeds), cost)
     return 0
+
+
+def refuse_other_recipe(out: Path, base: str, sets: list[str]) -> None:
+    """A folder holds one recipe: its draws.json records the --base and --set it was run with, and a
+    call with others (a run, or --summary-only, which rewrites draws.json) is refused by name, before
+    anything is written. Without it, a changed default base would add other-recipe draws to a folder."""
+    recorded = out / "draws.json"
+    if not recorded.exists():
+        return
+    was = json.loads(recorded.read_text())
+    was_base, was_sets = was.get("base"), was.get("set") or []
+    if (was_base, list(was_sets)) != (base, list(sets)):
+        flags = " ".join([f"--base {was_base}", *(f"--set '{s}'" for s in was_sets)])
+        raise SystemExit(f"{recorded}: this folder was run with base {was_base} and set {was_sets or 'nothing'}; "
+                         f"this call has base {base} and set {list(sets) or 'nothing'}. Pass {flags}, or write "
+                         f"another recipe's draws to another folder (-o).")
 
 
 def _shown(path: Path) -> str:

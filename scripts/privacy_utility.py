@@ -4,7 +4,7 @@ every client) at ε ∈ {1, 3, 8} and without DP (∞), δ = 1e-5, for each meth
     .venv/bin/python scripts/privacy_utility.py [--eps 8 inf] [--methods prompt] [--seeds 0]
                                                 [-o docs/results/privacy/utility] [--summary-only]
 
-Every cell is configs/demo.toml's recipe (LP-FT, prompt lr 0.03, head lr 0.003, 6 rounds × 5 steps,
+Every cell is configs/demo_prompt.toml's recipe (LP-FT, prompt lr 0.03, head lr 0.003, 6 rounds × 5 steps,
 dev stopping) with one change for every cell, DP or not: no probe may be reported as the model
 (train.probe_candidate = false; under DP the non-private probe is no DP model). Under DP the LP-FT
 probe is itself fitted with DP-SGD (privacy.probe_*), its steps counted in ε, and it is the floor.
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eps", type=float, nargs="+", default=[1.0, 3.0, 8.0, math.inf])
     ap.add_argument("--methods", nargs="+", default=["prompt"], choices=sorted(METHOD_SETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--base", type=Path, default=REPO / "configs" / "demo.toml")
+    ap.add_argument("--base", type=Path, default=REPO / "configs" / "demo_prompt.toml")
     ap.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "results" / "privacy" / "utility")
     ap.add_argument("--summary-only", action="store_true")
     args = ap.parse_args(argv)

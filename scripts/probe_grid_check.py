@@ -3,7 +3,7 @@ paradigm's frozen-feature probe of committed runs (their own config.toml, cached
 training) under the grid the run used and under another, and prints dev / test means beside the
 run's tuned test means. Training is not repeated; nothing in the run folders is changed.
 
-    .venv/bin/python scripts/probe_grid_check.py docs/results/seven_full/seed0 docs/results/demo ... \
+    .venv/bin/python scripts/probe_grid_check.py docs/results/seven_full/seed0 docs/results/demo_prompt ... \
         [--grid 1e-4 3e-4 1e-3 3e-3 1e-2 3e-2 1e-1] [--json out.json]
 """
 

@@ -4,7 +4,7 @@ back from metrics.jsonl (the dev rows of its best round / personal step), then t
 new run makes is applied and results.json and report.md are rewritten. Training is not repeated and
 does not depend on the selection, so the result equals rerunning the config with today's code.
 
-    .venv/bin/python scripts/reselect_with_probe.py docs/results/demo docs/results/seven_full/seed0 ...
+    .venv/bin/python scripts/reselect_with_probe.py docs/results/demo_prompt docs/results/seven_full/seed0 ...
 
 ``--again`` re-applies today's selection to runs that were already selected (their tuned numbers are
 kept in results.json as ``tuned_*``), for a change of the rule itself: the untrained start counting as

@@ -128,26 +128,27 @@ def _refused_at_predict(folder, backbone, message):
 
 
 @pytest.mark.real
-def test_the_demo_s_exported_prompt_on_e5_small_gives_borderless_logits_with_stock_peft(e5_backbone, tmp_path):
-    """multilingual-e5-small and real SIB-200 sentences: the committed demo's federated model, exported,
-    then read by stock transformers + PEFT (prefix, tokenizer, PeftModel, mean pooling, head)."""
+def test_the_demo_s_exported_model_on_e5_small_gives_borderless_logits_with_stock_peft(e5_backbone, tmp_path):
+    """multilingual-e5-small and real SIB-200 sentences: the committed demo's federated model (LoRA since
+    2026-12-06), exported, then read by stock transformers + PEFT (prefix, tokenizer, PeftModel, mean
+    pooling, head); the soft-prompt demo's the same way."""
     import csv
 
     from conftest import REAL_SIB200, REPO
 
-    folder = REPO / "docs" / "results" / "demo"
     if not REAL_SIB200.exists():
         pytest.skip(f"{REAL_SIB200}: the SIB-200 data is not there")
     with open(REAL_SIB200 / "hau_Latn" / "test.tsv", encoding="utf-8", newline="") as fh:
         texts = [r["text"] for r in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)][:16]
-    out = export(folder, tmp_path / "model", backbone=e5_backbone)
-    manifest = json.loads((out / MANIFEST).read_text())
-    assert json.loads((out / "adapter_config.json").read_text())["base_model_name_or_path"] == \
-        "intfloat/multilingual-e5-small"
-    ours = logits_of(out, e5_backbone, texts)
-    assert manifest["reading"]["input_prefix"]  # e5 reads "query: " before every text; stock_logits uses it
-    stock = stock_logits(e5_backbone, out, texts)
-    assert torch.allclose(stock, ours, atol=1e-5), (stock - ours).abs().max()
+    for demo, peft_type in (("demo", "LORA"), ("demo_prompt", "PROMPT_TUNING")):
+        out = export(REPO / "docs" / "results" / demo, tmp_path / demo, backbone=e5_backbone)
+        manifest = json.loads((out / MANIFEST).read_text())
+        adapter = json.loads((out / "adapter_config.json").read_text())
+        assert (adapter["base_model_name_or_path"], adapter["peft_type"]) == ("intfloat/multilingual-e5-small", peft_type)
+        ours = logits_of(out, e5_backbone, texts)
+        assert manifest["reading"]["input_prefix"]  # e5 reads "query: " before every text; stock_logits uses it
+        stock = stock_logits(e5_backbone, out, texts)
+        assert torch.allclose(stock, ours, atol=1e-5), (demo, (stock - ours).abs().max())
 
 
 def test_a_lora_model_exports_in_peft_format_and_stock_peft_gives_the_same_logits(tiny_backbone, tmp_path):

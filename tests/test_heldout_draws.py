@@ -93,3 +93,20 @@ def test_set_changes_the_recipe_of_every_run(tmp_path, monkeypatch):
     (cfg,) = seen
     assert cfg.data.dev_from_train == 300 and cfg.federated.rounds == 4
     assert cfg.data.languages == ("bel_Cyrl", "vie_Latn") and cfg.run.seed == 3  # the draw's own keys win
+
+
+def test_a_folder_run_with_another_recipe_is_refused_before_anything_is_written(tmp_path, monkeypatch):
+    monkeypatch.setattr(h, "_sib200_languages", lambda: [f"{c * 3}_Latn" for c in "abcdefg"])
+    monkeypatch.setattr(h, "committed_languages", lambda: set())
+    recorded = {"pool_size": 7, "base": "configs/demo_prompt.toml", "set": [], "draws": {}}
+    (tmp_path / "draws.json").write_text(json.dumps(recorded))
+    monkeypatch.chdir(h.REPO)
+    with pytest.raises(SystemExit, match="demo_prompt.toml.*Pass --base configs/demo_prompt.toml"):
+        h.main(["--draws", "1", "--summary-only", "--base", "configs/demo.toml", "-o", str(tmp_path)])
+    with pytest.raises(SystemExit, match=r"Pass --base configs/demo_prompt.toml --set 'train.lr=0.1'"):
+        recorded["set"] = ["train.lr=0.1"]
+        (tmp_path / "draws.json").write_text(json.dumps(recorded))
+        h.main(["--draws", "1", "--summary-only", "--base", "configs/demo_prompt.toml", "-o", str(tmp_path)])
+    assert json.loads((tmp_path / "draws.json").read_text()) == recorded  # nothing rewritten
+    assert h.main(["--draws", "1", "--summary-only", "--base", "configs/demo_prompt.toml", "--set", "train.lr=0.1",
+                   "-o", str(tmp_path)]) == 0

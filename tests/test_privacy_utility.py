@@ -11,7 +11,7 @@ u = script_module("privacy_utility")
 
 
 def test_cells_differ_only_in_the_privacy_keys():
-    base = u.REPO / "configs" / "demo.toml"
+    base = u.REPO / "configs" / "demo_prompt.toml"
     none = load_config(base, u.overrides("prompt", math.inf, 0))
     eight = load_config(base, u.overrides("prompt", 8.0, 0))
     assert none.privacy.mechanism == "none" and not none.train.probe_candidate

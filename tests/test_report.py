@@ -41,3 +41,12 @@ def test_seeds_report_is_mean_and_std_of_the_runs(tmp_path, sib200_dir, tiny_bac
                 progress=False, backbone=tiny_backbone)
     assert main(["report", str(tmp_path / "s0"), str(other.folder), "-o", str(tmp_path / "bad")]) == 2
     assert "differ in more than run.seed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method, part", [("lora", "LoRA adapter"), ("prompt", "prompt")])
+def test_the_report_names_what_the_learning_rate_moves(tmp_path, sib200_dir, tiny_backbone, method, part):
+    p = tmp_path / "c.toml"
+    p.write_text(tiny_config_text(sib200_dir, ("eng_Latn", "hau_Latn")))
+    cfg = load_config(p, [f'method.name="{method}"', "federated.rounds=1", 'run.paradigms=["federated"]'])
+    report = (run(cfg, tmp_path / "r", progress=False, backbone=tiny_backbone).folder / "report.md").read_text()
+    assert f"lr {cfg.train.lr:g} ({part})," in report and f"start from the same initial {part};" in report

@@ -20,6 +20,11 @@ def _pct(x: float) -> str:
 SHORT = {"monolingual": "mono", "centralized": "central", "federated": "fed", "federated_personal": "fed+pers"}
 
 
+# What train.lr moves, per method (the report's header and its compute-budget note).
+TRAINED_PART = {"prompt": "prompt", "p_tuning": "prompt encoder", "prefix": "prefixes", "lora": "LoRA adapter",
+                "full": "backbone weights", "head": "head"}
+
+
 def _short(p: str) -> str:
     return SHORT.get(p, p)
 
@@ -273,7 +278,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         f"Backbone **{summary['backbone']['name']}** ({summary['backbone']['parameters']:,} parameters, frozen); "
         f"method **{m['name']}** ({m.get('description', '')}).",
         f"Seed {c['run']['seed']}; {c['federated']['rounds']} rounds × {c['train']['local_steps']} local steps × "
-        f"batch {c['train']['batch_size']}; lr {c['train']['lr']} (prompt), {c['train']['head_lr'] or c['train']['lr']} (head), "
+        f"batch {c['train']['batch_size']}; lr {c['train']['lr']} ({TRAINED_PART.get(m['name'], m['name'])}), {c['train']['head_lr'] or c['train']['lr']} (head), "
         f"{c['train']['optimizer']}, schedule {c['train'].get('schedule', 'constant')} "
         f"(warm-up {c['train'].get('warmup', 0):g}), stop {c['train'].get('stop', 'budget')}; "
         f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}"
@@ -348,8 +353,8 @@ def write_report(folder: Path, summary: dict) -> Path:
         "",
         "Compute budget: every paradigm has the same maximum number of training examples "
         "(rounds × local steps × batch per language; fed+pers adds its personal steps); monolingual clients see "
-        "exactly the batches their federated counterparts see. All paradigms start from the same initial prompt; "
-        f"train.stop = {c['train'].get('stop', 'budget')!r}"
+        "exactly the batches their federated counterparts see. All paradigms start from the same initial "
+        f"{TRAINED_PART.get(m['name'], m['name'])}; train.stop = {c['train'].get('stop', 'budget')!r}"
         + (" (stopped on dev with patience, best state restored: steps taken are in the cost table)."
            if c["train"].get("stop") == "dev" else "."),
         "",

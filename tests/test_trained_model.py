@@ -78,7 +78,7 @@ def test_a_committed_real_run_predicts_its_own_test_split_exactly(e5_backbone):
     before every model was kept: its federated_state.safetensors) gives back its reported accuracy."""
     from conftest import REAL_SIB200, REPO
 
-    folder = REPO / "docs" / "results" / "heldout_draws" / "draw0" / "seed0"
+    folder = REPO / "docs" / "results" / "heldout_draws_prompt" / "draw0" / "seed0"
     if not REAL_SIB200.exists():
         pytest.skip(f"{REAL_SIB200}: the SIB-200 data is not there")
     res = json.loads((folder / "results.json").read_text())

@@ -58,10 +58,24 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from borderless.audit.command import audit
     from borderless.config import load_config
 
-    out = audit(load_config(args.config, args.set), Path(args.output), progress=not args.quiet)
+    if args.canaries_per_count < 1 or args.canary_references < 10:
+        raise ConfigError("audit: --canaries-per-count must be at least 1 and --canary-references at least 10 "
+                          f"(got {args.canaries_per_count} and {args.canary_references})")
+    if args.lira < 0 or args.lira == 1:
+        raise ConfigError(f"audit: --lira takes how many shadow runs to train, 0 (off) or at least 2 (got {args.lira}); "
+                          "8 is LiRA's usual offline setting")
+    if any(n < 1 for n in args.canaries):
+        raise ConfigError(f"audit: --canaries takes how many times each canary is inserted, each at least 1 "
+                          f"(got {' '.join(map(str, args.canaries))}), e.g. --canaries 1 4 16")
+    out = audit(load_config(args.config, args.set), Path(args.output), progress=not args.quiet,
+                canaries=tuple(args.canaries), canaries_per_count=args.canaries_per_count,
+                canary_references=args.canary_references, lira_shadows=args.lira)
     for p, r in out["paradigms"].items():
+        exposure = "".join(f", exposure {g['mean_exposure']:.2f} bits at {n}×"
+                           for n, g in r.get("canaries", {}).get("by_count", {}).items())
         print(f"{p}: AUC {r['auc']:.3f}, TPR@1%FPR {r['tpr_at_1pct_fpr']:.3f}, "
-              f"empirical ε ≥ {r['epsilon_lower_bound']:.2f}")
+              f"empirical ε ≥ {r['epsilon_lower_bound']:.2f}{exposure}"
+              + (f"; LiRA AUC {r['lira']['auc']:.3f}, TPR@1%FPR {r['lira']['tpr_at_1pct_fpr']:.3f}" if "lira" in r else ""))
     print(f"audit written to {Path(args.output) / 'audit.md'}")
     return 0
 
@@ -239,6 +253,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="any run config, e.g. configs/demo.toml")
     p.add_argument("--output", "-o", required=True, help="audit folder (a killed audit continues in it)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--canaries", type=int, nargs="+", default=[], metavar="N",
+                   help="also train on canaries, sentences relabelled at random and inserted N times each (e.g. 1 4 16), "
+                   "and report each model's exposure of them")
+    p.add_argument("--canaries-per-count", type=int, default=2, metavar="K",
+                   help="canaries per language for each N (default 2)")
+    p.add_argument("--canary-references", type=int, default=100, metavar="M",
+                   help="never-inserted reference canaries per language that exposure ranks against (default 100)")
+    p.add_argument("--lira", type=int, default=0, metavar="N",
+                   help="also attack with offline LiRA: train N shadow runs (e.g. 8) on random halves of the members "
+                   "and non-members; each costs what the audited run costs")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_audit)
     p = sub.add_parser("predict", help="classify texts with a run's model or an exported model folder; "

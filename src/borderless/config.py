@@ -218,7 +218,7 @@ class TrainConfig:
         "was learned and the probe is reported without a comparison (`chosen_on_dev`, `untrained` and the tuned "
         "state's own numbers stay in results.json). Off by default: with 40 dev sentences it helped monolingual by "
         "0.4 points and not the others ([measured](results/probe_candidate.md)); on in `configs/demo.toml`, the "
-        "robust recipe, with whole dev splits ([held-out draws](results/heldout_draws/README.md))")
+        "robust recipe, with whole dev splits ([held-out draws](results/heldout_draws_prompt/README.md))")
     select_metric: Literal[("", *SELECT_METRICS)] = key(
         "", "what dev selection (early stopping, the personal step, the probes' weight decay, the probe candidate) "
         "maximises and what the reports lead with: `accuracy`, `macro_f1`, `weighted_f1`, or `f1` (entity F1, "

@@ -17,7 +17,7 @@ LP-FT, chosen on dev as usual; test accuracies are never looked at):
 linear head on the untrained soft prompt's features, a second frozen-feature probe that only a
 99-sentence dev split preferred to the first. Such a state is replaced by the paradigm's own probe
 without a dev comparison (``untrained`` in the result names who). Measured cause, not assumed: on held-out
-draw 4 (docs/results/heldout_draws) centralized kept round 0, which led its probe on dev by 3.2 points
+draw 4 (docs/results/heldout_draws_prompt) centralized kept round 0, which led its probe on dev by 3.2 points
 and trailed it on test by 1.0 (federated: round 0 too, +3.5 on dev, +0.3 on test).
 
 The result keeps both: ``test_accuracy`` and ``mean_accuracy`` are what was chosen,
@@ -30,7 +30,7 @@ average (12 of 13 up), federated + personal -0.4, centralized and federated most
 by 3.5 / 3.3 on one seed at 701 sentences, where the probe won on a 99-sentence dev split whose
 weight decay it had been chosen on. So it is an option, not the default. The robust recipe
 (``configs/demo.toml``, issue 42) turns it on together with whole dev splits (99 sentences a language):
-measured on five held-out draws in docs/results/heldout_draws.
+measured on five held-out draws in docs/results/heldout_draws_prompt.
 """
 
 from __future__ import annotations

@@ -3,6 +3,17 @@ members), then attack each paradigm's released model with the loss threshold, me
 many never-trained sentences of the same splits. Usable on a user's own data: the config is any run
 config. Threat model: (a) whoever gets the released model (every paradigm).
 
+With ``canaries`` (``--canaries 1 4 16``), the run also trains on canaries: for each count, a few
+sentences of each language relabelled at random and inserted that many times (``audit.canaries``);
+each paradigm's model is then scored for their exposure against never-inserted reference canaries.
+The audit folder's setup.json records the canaries, and a folder whose run trained with others is
+refused by name (the run is reused, so it must be the same run).
+
+With ``lira_shadows`` N (``--lira 8``), N shadow runs (DIR/shadows/shadow<k>/, ordinary results
+folders, resumable, each with its sentences' confidences cached) train the same paradigms on random
+halves of the members and non-members, and each paradigm is attacked with offline LiRA
+(``audit.lira``) beside the loss threshold.
+
 DIR/run/ is the ordinary results folder of the audited run (resumable: a killed audit continues its
 run from the checkpoint); DIR/audit.json and DIR/audit.md hold, per paradigm, AUC and TPR at 1 %
 FPR with bootstrap 95 % intervals and the empirical ε lower bound, pooled over languages and per
@@ -11,19 +22,23 @@ language; DIR/plots/roc.png the ROC curves.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
 from borderless.atomic_files import write_text
-from borderless.audit import membership
-from borderless.audit.loss_attack import scores
+from borderless.audit import canaries as canary
+from borderless.audit import lira, membership
+from borderless.audit.loss_attack import losses_and_hits, scores
 from borderless.audit.metrics import auc, roc, summarise
 from borderless.config import Config, ConfigError, refuse_token_task
 
 
-def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, bootstrap_rounds: int = 1000) -> dict:
+def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, bootstrap_rounds: int = 1000,
+          canaries: tuple[int, ...] = (), canaries_per_count: int = 2, canary_references: int = 100,
+          lira_shadows: int = 0) -> dict:
     from borderless.backbones.resolve import load_configured
     from borderless.runner import load_data, run_or_resume
     from borderless.trained_model import load
@@ -33,13 +48,28 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         raise ConfigError("audit: data.dev_from_train: the audit's non-members are the training rows no member id "
                           "holds, so none may join dev; set data.dev_from_train = 0 (--set data.dev_from_train=0)")
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    setup = {"canaries": sorted(set(canaries)), "canaries_per_count": canaries_per_count if canaries else 0,
+             "canary_references": canary_references if canaries else 0}
+    _check_setup(output, setup)
     data = load_data(cfg)
     langs = list(cfg.data.languages)
     sp = membership.split(data, langs, cfg.data.max_train_per_language, cfg.run.seed)
+    trained, run_cfg, drawn = membership.with_members_only(data, sp.members), cfg, None
+    if canaries:
+        try:
+            drawn = canary.draw(data, langs, sp, tuple(setup["canaries"]), canaries_per_count, canary_references,
+                                cfg.run.seed)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        trained = canary.with_canaries(trained, drawn)
+        # the members are capped already; the run's own cap would drop canary copies
+        run_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, max_train_per_language=0))
+    _check_same_run(output / "run", run_cfg)
+    output.mkdir(parents=True, exist_ok=True)
+    write_text(output / "setup.json", json.dumps(setup, indent=2))
     if backbone is None:
         backbone = load_configured(cfg.backbone)
-    did = run_or_resume(cfg, output / "run", backbone, membership.with_members_only(data, sp.members))
+    did = run_or_resume(run_cfg, output / "run", backbone, trained)
     if progress:
         print(f"audited run: {did}", flush=True)
     results = json.loads((output / "run" / "results.json").read_text())
@@ -48,11 +78,16 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
            "split": "by parallel sentence id: an id is a member in every language or in none",
            "delta": cfg.privacy.delta if cfg.privacy.mechanism != "none" else 1e-5,
            "members_per_language": {l: len(sp.members[l]) for l in langs}, "paradigms": {}}
-    curves = {}
+    if drawn is not None:
+        out["canaries"] = {"inserted_times": setup["canaries"], "per_count_per_language": canaries_per_count,
+                           "references_per_language": {l: len(drawn.references[l]) for l in langs},
+                           "copies_trained_per_language": {l: sum(r for _, r in drawn.inserted[l]) for l in langs}}
+    curves, attacked = {}, {}
     for paradigm in results["paradigms"]:
         model = load(output / "run", paradigm, backbone=backbone)
         try:
             per = {l: (scores(model, sp.members[l], l), scores(model, sp.outsiders[l], l)) for l in langs}
+            exposed = _canary_scores(model, drawn, langs) if drawn is not None else None
         finally:
             model.close()
         m = np.concatenate([a for a, _ in per.values()])
@@ -61,12 +96,105 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         row["per_language_auc"] = {l: auc(a, b) for l, (a, b) in per.items()}
         row["test_accuracy"] = results["paradigms"][paradigm]["mean_accuracy"]
         row["privacy_epsilon"] = (results["paradigms"][paradigm].get("privacy") or {}).get("epsilon")
+        if exposed is not None:
+            row["canaries"] = canary.summarise(exposed)
         out["paradigms"][paradigm] = row
         curves[paradigm] = roc(m, o)
+        attacked[paradigm] = per
+    if lira_shadows:
+        pool = {l: sp.members[l] + sp.outsiders[l] for l in langs}
+        shadow_data = lambda k: membership.with_members_only(data, lira.half(pool, k, cfg.run.seed))  # noqa: E731
+        add = (lambda d: canary.with_canaries(d, drawn)) if drawn is not None else (lambda d: d)
+        shadow_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, max_train_per_language=0))
+        phis = []
+        for k in range(lira_shadows):
+            folder = output / "shadows" / f"shadow{k}"
+            did = run_or_resume(shadow_cfg, folder, backbone, add(shadow_data(k)))
+            if progress:
+                print(f"LiRA shadow {k}: {did}", flush=True)
+            phis.append(_confidences(folder, list(attacked), pool, backbone))
+        sids = [membership.sentence_id(ex) for l in langs for ex in pool[l]]
+        was_in = np.array([[lira.in_half(sid, k, cfg.run.seed) for sid in sids] for k in range(lira_shadows)])
+        is_member = np.concatenate([[True] * len(sp.members[l]) + [False] * len(sp.outsiders[l]) for l in langs])
+        for paradigm, per in attacked.items():
+            target = lira.confidence(np.concatenate([-np.concatenate(per[l]) for l in langs]))
+            shadows = np.array([np.concatenate([phi[paradigm][l] for l in langs]) for phi in phis])
+            sc, info = lira.scores(target, shadows, was_in)
+            row = summarise(sc[is_member], sc[~is_member], out["delta"], bootstrap_rounds)
+            out["paradigms"][paradigm]["lira"] = {**row, **info}
+        out["lira"] = {"shadows": lira_shadows, "statistic": "logit-scaled confidence of the true label",
+                       "variance": "global (pooled over sentences)", "pool": "the members and scored non-members"}
     write_text(output / "audit.json", json.dumps(out, indent=2))
     _plot(output, curves)
     write_text(output / "audit.md", report(out))
     return out
+
+
+def _check_setup(output: Path, setup: dict) -> None:
+    """An audit folder's run is reused: refuse, by name, canaries other than those it trained with (a
+    folder written before setup.json existed trained without any)."""
+    path = output / "setup.json"
+    if path.exists():
+        was = json.loads(path.read_text())
+    elif (output / "run" / "config.toml").exists():
+        was = {"canaries": [], "canaries_per_count": 0, "canary_references": 0}
+    else:
+        return
+    if was != setup:
+        raise ConfigError(f"audit: {output} holds a run trained with canaries {was['canaries'] or 'none'} "
+                          f"({was['canaries_per_count']} per count, {was['canary_references']} references); this call "
+                          f"asks for {setup['canaries'] or 'none'} ({setup['canaries_per_count']} per count, "
+                          f"{setup['canary_references']} references). Repeat its options, or audit into another "
+                          "folder (-o)")
+
+
+def _confidences(folder: Path, paradigms: list[str], pool: dict, backbone) -> dict:
+    """φ of every pool sentence under each paradigm's model of a shadow run, cached in its folder
+    (keyed by the sentences' uids, so a changed pool is scored afresh)."""
+    from borderless.trained_model import load
+
+    cache = folder / "lira_confidences.json"
+    uids = {l: [ex.uid for ex in exs] for l, exs in pool.items()}
+    if cache.exists():
+        saved = json.loads(cache.read_text())
+        if saved.get("uids") == uids and set(paradigms) <= set(saved["phi"]):
+            return {p: {l: np.array(v) for l, v in saved["phi"][p].items()} for p in paradigms}
+    phi = {}
+    for paradigm in paradigms:
+        model = load(folder, paradigm, backbone=backbone)
+        try:
+            phi[paradigm] = {l: lira.confidence(-scores(model, exs, l)) for l, exs in pool.items()}
+        finally:
+            model.close()
+    write_text(cache, json.dumps({"uids": uids, "phi": {p: {l: v.tolist() for l, v in d.items()} for p, d in phi.items()}}))
+    return phi
+
+
+def _check_same_run(folder: Path, cfg: Config) -> None:
+    """A finished or killed audited run is reused, and shadows copy its recipe: refuse, naming the keys,
+    a config that differs from the one it ran with."""
+    from borderless.config import load_config
+
+    if not (folder / "config.toml").exists():
+        return
+    was, now = load_config(folder / "config.toml").to_dict(), cfg.to_dict()
+    diff = [f"{s}.{k}" for s in now for k in now[s] if was.get(s, {}).get(k) != now[s][k]]
+    if diff:
+        raise ConfigError(f"audit: {folder} ran with another config ({', '.join(diff[:6])} differ"
+                          f"{', …' if len(diff) > 6 else ''}); pass the config and --set it ran with "
+                          f"({folder / 'config.toml'} is it), or audit into another folder (-o)")
+
+
+def _canary_scores(model, drawn, langs: list[str]) -> dict:
+    """Per language: each inserted canary's (loss, predicted as its label?, times inserted), the
+    references' losses and hits, all under the inserted (wrong) labels."""
+    per = {}
+    for lang in langs:
+        items = drawn.inserted[lang]
+        loss, hit = losses_and_hits(model, [ex for ex, _ in items], lang)
+        ref_loss, ref_hit = losses_and_hits(model, drawn.references[lang], lang)
+        per[lang] = ([(float(lo), bool(h), r) for lo, h, (_, r) in zip(loss, hit, items)], ref_loss, ref_hit)
+    return per
 
 
 def _ci(pair) -> str:
@@ -86,10 +214,40 @@ def report(a: dict) -> str:
         lines.append(f"| {p} | {100 * r['test_accuracy']:.1f} | {'—' if eps is None else f'{eps:.2f}'} | "
                      f"{r['auc']:.3f} {_ci(r['auc_ci95'])} | {r['tpr_at_1pct_fpr']:.3f} {_ci(r['tpr_at_1pct_fpr_ci95'])} | "
                      f"{r['epsilon_lower_bound']:.2f} |")
+    if "lira" in a:
+        lines += ["", f"## LiRA (offline, {a['lira']['shadows']} shadow runs on random halves of the pool)", "",
+                  "| paradigm | AUC [95 % CI] | TPR @ 1 % FPR [95 % CI] | empirical ε lower bound | OUT shadows a sentence |",
+                  "|---|---|---|---|---|"]
+        for p, r in a["paradigms"].items():
+            q = r["lira"]
+            lines.append(f"| {p} | {q['auc']:.3f} {_ci(q['auc_ci95'])} | {q['tpr_at_1pct_fpr']:.3f} "
+                         f"{_ci(q['tpr_at_1pct_fpr_ci95'])} | {q['epsilon_lower_bound']:.2f} | "
+                         f"{q['mean_out_shadows_per_sentence']:.1f} |")
+    if "canaries" in a:
+        lines += _canary_lines(a)
     lines += ["", "AUC 0.5 and TPR 0.01 at 1 % FPR are what guessing gives. The ε lower bound is what this attack "
               "proves with 95 % confidence (Clopper–Pearson); a DP run's accountant ε must be at least it.", "",
               "![ROC](plots/roc.png)", ""]
     return "\n".join(lines)
+
+
+def _canary_lines(a: dict) -> list[str]:
+    c = a["canaries"]
+    first = next(iter(a["paradigms"].values()))["canaries"]
+    lines = ["", "## Canaries", "",
+             f"{c['per_count_per_language']} sentences a language for each count, relabelled at random and inserted "
+             f"{', '.join(map(str, c['inserted_times']))} times; exposure against {first['references_per_language']} "
+             f"or more never-inserted reference canaries a language (ceiling {first['exposure_ceiling']:.2f} bits; "
+             "a canary the model did not memorise has about 1 bit). 'Wrong label predicted': the share of canaries "
+             "the model classifies with their inserted label; the references' share is chance.", "",
+             "| paradigm | inserted | canaries | mean exposure (bits) | largest | wrong label predicted | references: wrong label predicted |",
+             "|---|---|---|---|---|---|---|"]
+    for p, r in a["paradigms"].items():
+        k = r["canaries"]
+        for count, g in k["by_count"].items():
+            lines.append(f"| {p} | {count}× | {g['canaries']} | {g['mean_exposure']:.2f} | {g['max_exposure']:.2f} | "
+                         f"{100 * g['predicted_as_inserted']:.0f} % | {100 * k['references_predicted_as_wrong_label']:.0f} % |")
+    return lines
 
 
 def _plot(output: Path, curves: dict) -> None:

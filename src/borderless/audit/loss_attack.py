@@ -11,15 +11,16 @@ import torch.nn.functional as F
 from borderless.data.types import Example
 
 
-def losses(model, examples: list[Example], language: str, label_index: dict[str, int] | None = None) -> np.ndarray:
-    """Per-sentence cross-entropy of the true label (logits restricted to the language's labels)."""
+def losses_and_hits(model, examples: list[Example], language: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per sentence: the cross-entropy of its label (logits restricted to the language's labels), and
+    whether the model predicts that label."""
     if not examples:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0, dtype=bool)
     logits = model.logits([ex.text for ex in examples], language,
-                          [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None)
+                          [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None).float()
     labels = torch.tensor([ex.label for ex in examples])
-    return F.cross_entropy(logits.float(), labels, reduction="none").numpy()
+    return F.cross_entropy(logits, labels, reduction="none").numpy(), (logits.argmax(-1) == labels).numpy()
 
 
 def scores(model, examples: list[Example], language: str) -> np.ndarray:
-    return -losses(model, examples, language)
+    return -losses_and_hits(model, examples, language)[0]

@@ -196,9 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     pool = sorted(set(_sib200_languages()) - committed_languages())
     sets = draws(pool, args.draws)
     out = args.output
-    refuse_other_recipe(out, _shown(args.base), args.sets)
+    base = _shown(args.base)
+    refuse_other_recipe(out, base, args.sets)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "draws.json").write_text(json.dumps({"pool_size": len(pool), "base": _shown(args.base),
+    (out / "draws.json").write_text(json.dumps({"pool_size": len(pool), "base": base,
                                                 "set": args.sets,
                                                 "draws": {f"draw{i}": s for i, s in enumerate(sets)}}, indent=2))
     cost_path = out / "wall_s.json"

@@ -272,13 +272,14 @@ def write_report(folder: Path, summary: dict) -> Path:
     has_curves = plot_dev_curves(rows, folder / "plots" / "dev_accuracy_by_round.png",
                                  metric_name(summary, summary.get("metric", "accuracy")))
     c, m, comm = summary["config"], summary["method"], summary["communication"]
+    trained = TRAINED_PART.get(m["name"], m["name"])  # what train.lr moves
     lines = [
         "# borderless run report",
         "",
         f"Backbone **{summary['backbone']['name']}** ({summary['backbone']['parameters']:,} parameters, frozen); "
         f"method **{m['name']}** ({m.get('description', '')}).",
         f"Seed {c['run']['seed']}; {c['federated']['rounds']} rounds × {c['train']['local_steps']} local steps × "
-        f"batch {c['train']['batch_size']}; lr {c['train']['lr']} ({TRAINED_PART.get(m['name'], m['name'])}), {c['train']['head_lr'] or c['train']['lr']} (head), "
+        f"batch {c['train']['batch_size']}; lr {c['train']['lr']} ({trained}), {c['train']['head_lr'] or c['train']['lr']} (head), "
         f"{c['train']['optimizer']}, schedule {c['train'].get('schedule', 'constant')} "
         f"(warm-up {c['train'].get('warmup', 0):g}), stop {c['train'].get('stop', 'budget')}; "
         f"{head_words(c['method'])}; aggregation {c['federated']['aggregator']}"
@@ -354,7 +355,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         "Compute budget: every paradigm has the same maximum number of training examples "
         "(rounds × local steps × batch per language; fed+pers adds its personal steps); monolingual clients see "
         "exactly the batches their federated counterparts see. All paradigms start from the same initial "
-        f"{TRAINED_PART.get(m['name'], m['name'])}; train.stop = {c['train'].get('stop', 'budget')!r}"
+        f"{trained}; train.stop = {c['train'].get('stop', 'budget')!r}"
         + (" (stopped on dev with patience, best state restored: steps taken are in the cost table)."
            if c["train"].get("stop") == "dev" else "."),
         "",

@@ -22,9 +22,6 @@ import numpy as np
 from borderless.audit.membership import Split, sentence_id
 from borderless.data.types import Example, LanguageData
 
-REPEATS = (1, 4, 16)
-
-
 @dataclasses.dataclass(frozen=True)
 class Canaries:
     inserted: dict[str, list[tuple[Example, int]]]  # language → (relabelled sentence, times inserted)

@@ -55,15 +55,16 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     langs = list(cfg.data.languages)
     sp = membership.split(data, langs, cfg.data.max_train_per_language, cfg.run.seed)
     trained, run_cfg, drawn = membership.with_members_only(data, sp.members), cfg, None
+    # canary copies and LiRA's shadow halves are not capped: the members are capped already, and the
+    # run's own cap would drop canary copies or shadow rows
+    uncapped = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, max_train_per_language=0))
     if canaries:
         try:
             drawn = canary.draw(data, langs, sp, tuple(setup["canaries"]), canaries_per_count, canary_references,
                                 cfg.run.seed)
         except ValueError as e:
             raise ConfigError(str(e)) from None
-        trained = canary.with_canaries(trained, drawn)
-        # the members are capped already; the run's own cap would drop canary copies
-        run_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, max_train_per_language=0))
+        trained, run_cfg = canary.with_canaries(trained, drawn), uncapped
     _check_same_run(output / "run", run_cfg)
     output.mkdir(parents=True, exist_ok=True)
     write_text(output / "setup.json", json.dumps(setup, indent=2))
@@ -105,11 +106,10 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         pool = {l: sp.members[l] + sp.outsiders[l] for l in langs}
         shadow_data = lambda k: membership.with_members_only(data, lira.half(pool, k, cfg.run.seed))  # noqa: E731
         add = (lambda d: canary.with_canaries(d, drawn)) if drawn is not None else (lambda d: d)
-        shadow_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, max_train_per_language=0))
         phis = []
         for k in range(lira_shadows):
             folder = output / "shadows" / f"shadow{k}"
-            did = run_or_resume(shadow_cfg, folder, backbone, add(shadow_data(k)))
+            did = run_or_resume(uncapped, folder, backbone, add(shadow_data(k)))
             if progress:
                 print(f"LiRA shadow {k}: {did}", flush=True)
             phis.append(_confidences(folder, list(attacked), pool, backbone))
@@ -173,12 +173,12 @@ def _confidences(folder: Path, paradigms: list[str], pool: dict, backbone) -> di
 def _check_same_run(folder: Path, cfg: Config) -> None:
     """A finished or killed audited run is reused, and shadows copy its recipe: refuse, naming the keys,
     a config that differs from the one it ran with."""
+    from borderless.checkpoint import config_differences
     from borderless.config import load_config
 
     if not (folder / "config.toml").exists():
         return
-    was, now = load_config(folder / "config.toml").to_dict(), cfg.to_dict()
-    diff = [f"{s}.{k}" for s in now for k in now[s] if was.get(s, {}).get(k) != now[s][k]]
+    diff = config_differences(load_config(folder / "config.toml").to_dict(), cfg.to_dict())
     if diff:
         raise ConfigError(f"audit: {folder} ran with another config ({', '.join(diff[:6])} differ"
                           f"{', …' if len(diff) > 6 else ''}); pass the config and --set it ran with "

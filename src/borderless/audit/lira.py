@@ -13,18 +13,16 @@ out scores 0.5 (no evidence either way).
 
 from __future__ import annotations
 
-import hashlib
-import math
-
 import numpy as np
+from scipy.stats import norm
 
-from borderless.audit.membership import sentence_id
+from borderless.audit.membership import in_keyed_half, sentence_id
 from borderless.data.types import Example
 
 
 def in_half(sid: str, shadow: int, seed: int) -> bool:
     """Whether a sentence id trains shadow ``shadow`` (half the ids, the same in every language)."""
-    return hashlib.sha256(f"borderless-lira-{seed}-{shadow}/{sid}".encode()).digest()[0] < 128
+    return in_keyed_half(f"borderless-lira-{seed}-{shadow}", sid)
 
 
 def half(pool: dict[str, list[Example]], shadow: int, seed: int) -> dict[str, list[Example]]:
@@ -48,6 +46,6 @@ def scores(target: np.ndarray, shadows: np.ndarray, was_in: np.ndarray) -> tuple
     sigma = float(np.nanstd(resid)) if np.isfinite(resid).any() else 1.0
     sigma = max(sigma, 1e-6)
     z = (target - mu) / sigma
-    s = np.where(count > 0, 0.5 * (1 + np.vectorize(math.erf)(np.nan_to_num(z) / math.sqrt(2))), 0.5)
+    s = np.where(count > 0, norm.cdf(np.nan_to_num(z)), 0.5)
     return s, {"shadows": int(shadows.shape[0]), "mean_out_shadows_per_sentence": float(count.mean()),
                "sentences_without_an_out_shadow": int((count == 0).sum()), "sigma": sigma}

@@ -16,9 +16,15 @@ def sentence_id(ex: Example) -> str:
     return ex.uid.split("/", 1)[1] if "/" in ex.uid else ex.uid
 
 
+def in_keyed_half(key: str, sid: str) -> bool:
+    """Whether a sentence id falls in the half of all ids that ``key`` picks (a keyed hash of the id
+    alone, so the same in every language)."""
+    return hashlib.sha256(f"{key}/{sid}".encode()).digest()[0] < 128
+
+
 def is_member(sid: str, seed: int) -> bool:
-    """Half the sentence ids, chosen by a keyed hash of the id alone (the same in every language)."""
-    return hashlib.sha256(f"borderless-audit-{seed}/{sid}".encode()).digest()[0] < 128
+    """The audit's members: half the sentence ids."""
+    return in_keyed_half(f"borderless-audit-{seed}", sid)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -69,13 +69,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
                           f"(got {' '.join(map(str, args.canaries))}), e.g. --canaries 1 4 16")
     out = audit(load_config(args.config, args.set), Path(args.output), progress=not args.quiet,
                 canaries=tuple(args.canaries), canaries_per_count=args.canaries_per_count,
-                canary_references=args.canary_references, lira_shadows=args.lira)
+                canary_references=args.canary_references, lira_shadows=args.lira, server_view=args.server_view)
     for p, r in out["paradigms"].items():
         exposure = "".join(f", exposure {g['mean_exposure']:.2f} bits at {n}×"
                            for n, g in r.get("canaries", {}).get("by_count", {}).items())
         print(f"{p}: AUC {r['auc']:.3f}, TPR@1%FPR {r['tpr_at_1pct_fpr']:.3f}, "
               f"empirical ε ≥ {r['epsilon_lower_bound']:.2f}{exposure}"
               + (f"; LiRA AUC {r['lira']['auc']:.3f}, TPR@1%FPR {r['lira']['tpr_at_1pct_fpr']:.3f}" if "lira" in r else ""))
+    if "server_view" in out:
+        v = out["server_view"]
+        print(f"server's view of the federated updates: AUC {v['auc']:.3f}, TPR@1%FPR {v['tpr_at_1pct_fpr']:.3f}, "
+              f"empirical ε ≥ {v['epsilon_lower_bound']:.2f}")
     print(f"audit written to {Path(args.output) / 'audit.md'}")
     return 0
 
@@ -263,6 +267,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lira", type=int, default=0, metavar="N",
                    help="also attack with offline LiRA: train N shadow runs (e.g. 8) on random halves of the members "
                    "and non-members; each costs what the audited run costs")
+    p.add_argument("--server-view", action="store_true",
+                   help="also attack what an honest-but-curious server sees (threat model b, SecAgg+ off): the run keeps "
+                   "every round's federated updates (run.keep_updates) and each sentence is scored by how much its "
+                   "client's updates lowered its loss")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_audit)
     p = sub.add_parser("predict", help="classify texts with a run's model or an exported model folder; "

@@ -306,6 +306,10 @@ class RunConfig:
         True, "keep each paradigm's chosen trainable state under `states/` in the results folder (one file per "
         "language where the paradigm has one; the probe's head where dev selection kept the probe); listed in "
         "results.json `models`. false keeps none (full fine-tuning: 470 MB a state)")
+    keep_updates: bool = key(
+        False, "federated: also keep what the server sees, every round: each client's returned state "
+        "(`states/federated/updates/round<r>/<client>.safetensors`) and the global state the round started from "
+        "(`.../round<r>/start.safetensors`); `borderless audit --server-view` attacks them (threat model b)")
 
 
 @dataclass(frozen=True)
@@ -639,10 +643,25 @@ def validate(c: Config, label: str = "<config>") -> None:
     _validate_privacy(c, bad)
     if c.federated.local_head:
         _validate_local_head(c, bad)
+    if c.run.keep_updates:
+        _validate_keep_updates(c, bad)
     if "federated_personal" in c.run.paradigms and c.data.partition not in ("language", "size_skew"):
         bad("run.paradigms", f"federated_personal adapts the model to each language client's own data: with "
             f"data.partition = {c.data.partition!r} the clients are not languages; drop federated_personal from "
             "run.paradigms (e.g. [\"monolingual\", \"centralized\", \"federated\"])")
+
+
+def _validate_keep_updates(c: "Config", bad) -> None:
+    """``run.keep_updates``: the server's view of a federation whose clients all start a round from one
+    global state; every other combination is refused by name."""
+    if "federated" not in c.run.paradigms:
+        bad("run.keep_updates", "keeps the federated paradigm's updates; add \"federated\" to run.paradigms, or drop the key")
+    if not c.run.keep_states:
+        bad("run.keep_updates", "the updates are kept beside the run's states: set run.keep_states = true")
+    if c.federated.local_head or c.federated.aggregator == "distance":
+        what = "federated.local_head" if c.federated.local_head else "federated.aggregator = \"distance\""
+        bad("run.keep_updates", f"with {what} each client starts a round from its own state, not the one global "
+            "state the kept round start would be; drop one of them")
 
 
 def _validate_local_head(c: "Config", bad) -> None:

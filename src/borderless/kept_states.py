@@ -25,6 +25,23 @@ from borderless.tuning.state import State
 FOLDER = "states"
 SHARED_WHO = "global"
 TUNED, PROBE = "tuned", "probe"
+ROUND_START = "start"  # run.keep_updates: the global state a round started from, beside its clients' updates
+
+
+def update_who(rnd: int, client: str) -> str:
+    """``run.keep_updates``: the kept name of ``client``'s update in round ``rnd`` (or the round's start)."""
+    return f"updates/round{rnd:03d}/{client}"
+
+
+def kept_updates(folder: Path) -> dict[int, dict[str, str]]:
+    """round → who (``start`` and each client) → the file's path relative to ``folder``, for the federated
+    updates a run kept with ``run.keep_updates``; empty when it kept none."""
+    base = Path(folder) / FOLDER / "federated" / "updates"
+    out: dict[int, dict[str, str]] = {}
+    for d in sorted(base.glob("round*")) if base.exists() else []:
+        out[int(d.name[len("round"):])] = {f.name[:-len(".safetensors")]: f.relative_to(folder).as_posix()
+                                            for f in sorted(d.glob("*.safetensors"))}
+    return out
 
 
 def relative_path(paradigm: str, who: str, kind: str = TUNED) -> str:

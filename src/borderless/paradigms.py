@@ -32,6 +32,7 @@ import torch
 from borderless.checkpoint import NO_CHECKPOINT, Checkpointer
 from borderless.config import Config
 from borderless.federated.simulation import Client, ClientUpdate, RoundResult, run_rounds
+from borderless.kept_states import ROUND_START, update_who
 from borderless.privacy.plan import (client_privacy, is_private, make_stream, noise_seed, paradigm_record, server_privacy,
                                     steps_taken)
 from borderless.train import BatchStream, TokenizedSet, evaluate, evaluate_many, make_optimizer, schedule_factors, train_steps
@@ -378,6 +379,7 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
                 sink({"paradigm": "federated", "round": 0, "lang": lang, "split": "dev", **m})
             stopper.update(0, statistics.fmean(accs[l]["score"] for l in work.languages), lambda: initial)
     if not stop and (carry is None or carry["round"] < cfg.federated.rounds):
+        before = carry["state"] if carry is not None else begin  # run.keep_updates: the state a round starts from
         rounds = run_rounds(model, clients, begin, cfg.train, cfg.federated, head_names, cfg.run.seed,
                             on_client=lambda rnd, cid: tick(cid), distances=work.distances, resume=carry,
                             privacy=server_privacy(cfg, len(clients), noise_seed(cfg, 10_007)),
@@ -392,6 +394,9 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
                 sink({"paradigm": "federated", "round": result.round, "client": u.client_id,
                       "num_examples": u.num_examples, "bytes_up": state_bytes,
                       "bytes_down": state_bytes, **u.metrics})
+            if cfg.run.keep_updates:  # what the server saw this round (threat model b of borderless audit)
+                keep_round_updates(keep, result, before)
+                before = result.state
             stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
                 accs = _eval_states(model, work, work.evaluated, result, cfg, "dev")
@@ -425,6 +430,14 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
     return ParadigmResult("federated", test, time.perf_counter() - start, seen, {z: how for z in work.zero_shot},
                           steps, {"all": stopper.facts()}, extra,
                           final=(chosen, clients), dev_score=_kept({"all": stopper.best_acc}))
+
+
+def keep_round_updates(keep: Callable[[str, State], None], result: RoundResult, start: State) -> None:
+    """``run.keep_updates``: the global state round ``result.round`` started from and every update the
+    server accepted in it, as kept states ``updates/round<r>/start`` and ``updates/round<r>/<client>``."""
+    keep(update_who(result.round, ROUND_START), start)
+    for u in result.updates:
+        keep(update_who(result.round, u.client_id), u.state)
 
 
 def result_record(r: ParadigmResult) -> dict:

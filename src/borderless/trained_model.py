@@ -177,6 +177,13 @@ class TrainedModel:
                         out[i][k] = {name: float(v) for name, v in zip(self.labels, probs[row, int(pos)].tolist())}
         return list(zip(words, out))
 
+    def serve_kept_file(self, rel: str) -> None:
+        """Serve every language from the kept state ``rel`` (relative to the run folder) from now on: the
+        audit's server view scores each round's start and each client's update (``run.keep_updates``)."""
+        if self.exported:
+            raise ModelError(f"{self.folder}: an exported model has no kept states; use its run folder")
+        self.files = {lang: rel for lang in self.files}
+
     def close(self) -> None:
         """Give the backbone back as it was (LoRA layers unloaded, full fine-tuning's weights restored)."""
         self.classifier.release()

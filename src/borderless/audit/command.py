@@ -14,6 +14,12 @@ folders, resumable, each with its sentences' confidences cached) train the same 
 halves of the members and non-members, and each paradigm is attacked with offline LiRA
 (``audit.lira``) beside the loss threshold.
 
+With ``server_view`` (``--server-view``), threat model (b): the honest-but-curious server of the
+federated paradigm, SecAgg+ off, which sees each client's returned state every round. The run keeps
+them (``run.keep_updates``) and each pool sentence of a language is scored by how much its client's
+updates lowered its loss, summed over the rounds the client took part in: loss under the round's
+start minus loss under the client's update (the update-difference attack; members should drop more).
+
 DIR/run/ is the ordinary results folder of the audited run (resumable: a killed audit continues its
 run from the checkpoint); DIR/audit.json and DIR/audit.md hold, per paradigm, AUC and TPR at 1 %
 FPR with bootstrap 95 % intervals and the empirical ε lower bound, pooled over languages and per
@@ -38,7 +44,7 @@ from borderless.config import Config, ConfigError, refuse_token_task
 
 def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, bootstrap_rounds: int = 1000,
           canaries: tuple[int, ...] = (), canaries_per_count: int = 2, canary_references: int = 100,
-          lira_shadows: int = 0) -> dict:
+          lira_shadows: int = 0, server_view: bool = False) -> dict:
     from borderless.backbones.resolve import load_configured
     from borderless.runner import load_data, run_or_resume
     from borderless.trained_model import load
@@ -65,6 +71,11 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         except ValueError as e:
             raise ConfigError(str(e)) from None
         trained, run_cfg = canary.with_canaries(trained, drawn), uncapped
+    if server_view:
+        if "federated" not in cfg.run.paradigms or cfg.data.partition != "language":
+            raise ConfigError("audit --server-view attacks the federated paradigm's updates, one client a language: "
+                              "list \"federated\" in run.paradigms and keep data.partition = \"language\"")
+        run_cfg = dataclasses.replace(run_cfg, run=dataclasses.replace(run_cfg.run, keep_updates=True))
     _check_same_run(output / "run", run_cfg)
     output.mkdir(parents=True, exist_ok=True)
     write_text(output / "setup.json", json.dumps(setup, indent=2))
@@ -124,10 +135,57 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
             out["paradigms"][paradigm]["lira"] = {**row, **info}
         out["lira"] = {"shadows": lira_shadows, "statistic": "logit-scaled confidence of the true label",
                        "variance": "global (pooled over sentences)", "pool": "the members and scored non-members"}
+    if server_view:
+        out["server_view"] = _server_view(output / "run", sp, langs, backbone, out["delta"], bootstrap_rounds)
     write_text(output / "audit.json", json.dumps(out, indent=2))
     _plot(output, curves)
     write_text(output / "audit.md", report(out))
     return out
+
+
+def _server_view(run: Path, sp, langs: list[str], backbone, delta: float, bootstrap_rounds: int) -> dict:
+    """Threat model (b): per pool sentence, the drop in its loss from each round's start to its client's
+    update, summed over the rounds its client took part in; members against non-members."""
+    from borderless.kept_states import ROUND_START, kept_updates
+    from borderless.trained_model import load
+
+    rounds = kept_updates(run)
+    if not rounds:
+        raise ConfigError(f"audit --server-view: {run} kept no federated updates; audit into a new folder (-o)")
+    pool = {l: sp.members[l] + sp.outsiders[l] for l in langs}
+    total = {l: np.zeros(len(pool[l])) for l in langs}
+    per_round, joined = {}, {l: 0 for l in langs}
+    model = load(run, "federated", backbone=backbone)
+    try:
+        for rnd, files in rounds.items():
+            model.serve_kept_file(files[ROUND_START])
+            before = {l: -scores(model, pool[l], l) for l in langs if l in files}
+            drops = {}
+            for l in before:
+                model.serve_kept_file(files[l])
+                drops[l] = before[l] + scores(model, pool[l], l)
+                total[l] += drops[l]
+                joined[l] += 1
+            per_round[rnd] = _split_auc(drops, sp, langs)
+    finally:
+        model.close()
+    m = np.concatenate([total[l][:len(sp.members[l])] for l in langs])
+    o = np.concatenate([total[l][len(sp.members[l]):] for l in langs])
+    row = summarise(m, o, delta, bootstrap_rounds)
+    row["per_language_auc"] = {l: auc(total[l][:len(sp.members[l])], total[l][len(sp.members[l]):]) for l in langs}
+    row["per_round_auc"] = per_round
+    row["rounds_seen"] = joined
+    row["attack"] = ("the drop in a sentence's loss from each round's start to its client's update, summed over the "
+                     "rounds the client took part in")
+    row["threat_model"] = "the honest-but-curious server of the federated paradigm (SecAgg+ off): every client's update"
+    return row
+
+
+def _split_auc(drops: dict, sp, langs: list[str]) -> float:
+    """One round's AUC over the languages whose clients took part in it."""
+    m = np.concatenate([drops[l][:len(sp.members[l])] for l in langs if l in drops])
+    o = np.concatenate([drops[l][len(sp.members[l]):] for l in langs if l in drops])
+    return auc(m, o)
 
 
 def _check_setup(output: Path, setup: dict) -> None:
@@ -225,6 +283,16 @@ def report(a: dict) -> str:
                          f"{q['mean_out_shadows_per_sentence']:.1f} |")
     if "canaries" in a:
         lines += _canary_lines(a)
+    if "server_view" in a:
+        v = a["server_view"]
+        rounds = ", ".join(f"{r}: {x:.3f}" for r, x in v["per_round_auc"].items())
+        lines += ["", "## Threat model (b): the server's view of each update", "",
+                  f"What an honest-but-curious server learns from the federated clients' updates (SecAgg+ off). Score: "
+                  f"{v['attack']}.", "",
+                  "| attack | AUC [95 % CI] | TPR @ 1 % FPR [95 % CI] | empirical ε lower bound |", "|---|---|---|---|",
+                  f"| server view, all rounds | {v['auc']:.3f} {_ci(v['auc_ci95'])} | {v['tpr_at_1pct_fpr']:.3f} "
+                  f"{_ci(v['tpr_at_1pct_fpr_ci95'])} | {v['epsilon_lower_bound']:.2f} |", "",
+                  f"AUC of each round's update alone: {rounds}."]
     lines += ["", "AUC 0.5 and TPR 0.01 at 1 % FPR are what guessing gives. The ε lower bound is what this attack "
               "proves with 95 % confidence (Clopper–Pearson); a DP run's accountant ε must be at least it.", "",
               "![ROC](plots/roc.png)", ""]

@@ -62,6 +62,9 @@ def check_deployable(cfg: Config) -> None:
     if cfg.federated.local_head:
         raise NodeConfigError("federated.local_head: a node does not keep its head between rounds yet; use "
                               "`borderless run` for it, or local_head = false in the deployment config")
+    if cfg.run.keep_updates:
+        raise NodeConfigError("run.keep_updates: a deployment's server does not keep its clients' updates; it is for "
+                              "`borderless run` and `borderless audit --server-view`. Set run.keep_updates = false")
     if cfg.privacy.secagg and cfg.federated.min_clients:
         raise NodeConfigError("federated.min_clients with privacy.secagg: SecAgg+ handles dropouts with its own "
                               "threshold (privacy.secagg_threshold); set federated.min_clients = 0")

@@ -166,13 +166,11 @@ def _server_view(run: Path, sp, langs: list[str], backbone, delta: float, bootst
                 drops[l] = before[l] + scores(model, pool[l], l)
                 total[l] += drops[l]
                 joined[l] += 1
-            per_round[rnd] = _split_auc(drops, sp, langs)
+            per_round[rnd] = auc(*_members_and_outsiders(drops, sp))  # the languages that took part
     finally:
         model.close()
-    m = np.concatenate([total[l][:len(sp.members[l])] for l in langs])
-    o = np.concatenate([total[l][len(sp.members[l]):] for l in langs])
-    row = summarise(m, o, delta, bootstrap_rounds)
-    row["per_language_auc"] = {l: auc(total[l][:len(sp.members[l])], total[l][len(sp.members[l]):]) for l in langs}
+    row = summarise(*_members_and_outsiders(total, sp), delta, bootstrap_rounds)
+    row["per_language_auc"] = {l: auc(*_members_and_outsiders({l: total[l]}, sp)) for l in langs}
     row["per_round_auc"] = per_round
     row["rounds_seen"] = joined
     row["attack"] = ("the drop in a sentence's loss from each round's start to its client's update, summed over the "
@@ -181,11 +179,12 @@ def _server_view(run: Path, sp, langs: list[str], backbone, delta: float, bootst
     return row
 
 
-def _split_auc(drops: dict, sp, langs: list[str]) -> float:
-    """One round's AUC over the languages whose clients took part in it."""
-    m = np.concatenate([drops[l][:len(sp.members[l])] for l in langs if l in drops])
-    o = np.concatenate([drops[l][len(sp.members[l]):] for l in langs if l in drops])
-    return auc(m, o)
+def _members_and_outsiders(scores_by_lang: dict, sp) -> tuple[np.ndarray, np.ndarray]:
+    """Pool scores (each language's members, then its non-members) split into members and non-members,
+    pooled over the languages given."""
+    m = np.concatenate([v[:len(sp.members[l])] for l, v in scores_by_lang.items()])
+    o = np.concatenate([v[len(sp.members[l]):] for l, v in scores_by_lang.items()])
+    return m, o
 
 
 def _check_setup(output: Path, setup: dict) -> None:

@@ -293,7 +293,8 @@ def report(a: dict) -> str:
                   f"{_ci(v['tpr_at_1pct_fpr_ci95'])} | {v['epsilon_lower_bound']:.2f} |", "",
                   f"AUC of each round's update alone: {rounds}."]
     lines += ["", "AUC 0.5 and TPR 0.01 at 1 % FPR are what guessing gives. The ε lower bound is what this attack "
-              "proves with 95 % confidence (Clopper–Pearson); a DP run's accountant ε must be at least it.", "",
+              "proves with 95 % confidence over all its thresholds at once (Clopper–Pearson, Bonferroni-corrected); "
+              "a DP run's accountant ε must be at least it.", "",
               "![ROC](plots/roc.png)", ""]
     return "\n".join(lines)
 

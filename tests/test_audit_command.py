@@ -3,8 +3,11 @@ released model, writes the report; a killed audit's run continues instead of sta
 
 import json
 
+import numpy as np
+
 from borderless.audit import membership
 from borderless.audit.command import audit
+from borderless.audit.metrics import auc, epsilon_lower_bound
 from borderless.config import load_config
 from borderless.runner import load_data
 from conftest import tiny_config_text
@@ -26,5 +29,10 @@ def test_audit_trains_on_members_and_reports_every_paradigm(sib200_dir, tmp_path
     text = (tmp_path / "audit" / "audit.md").read_text()
     assert "| monolingual |" in text and "TPR @ 1 % FPR" in text
     assert (tmp_path / "audit" / "plots" / "roc.png").exists()
+    kept = np.load(tmp_path / "audit" / "scores.npz")  # the scores recompute the report without the models
+    for paradigm, r in out["paradigms"].items():
+        m, o = kept[f"{paradigm}.loss.members"], kept[f"{paradigm}.loss.non_members"]
+        assert len(m) == r["members"] and len(o) == r["non_members"]
+        assert auc(m, o) == r["auc"] and epsilon_lower_bound(m, o, out["delta"]) == r["epsilon_lower_bound"]
     again = audit(cfg, tmp_path / "audit", backbone=tiny_backbone, progress=False, bootstrap_rounds=50)
     assert again["paradigms"]["federated"]["auc"] == out["paradigms"]["federated"]["auc"]  # the run was reused

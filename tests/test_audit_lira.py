@@ -9,6 +9,7 @@ import pytest
 
 from borderless.audit import lira
 from borderless.audit.command import audit
+from borderless.audit.metrics import auc
 from borderless.cli import main
 from borderless.config import ConfigError, load_config
 from borderless.data.types import Example
@@ -63,6 +64,9 @@ def test_an_audit_with_lira_trains_shadows_once_and_reports_both_attacks(sib200_
         assert set(res["paradigms"]) == {"monolingual", "federated"}
         assert (tmp_path / "a" / "shadows" / f"shadow{k}" / "lira_confidences.json").exists()
     assert "## LiRA (offline, 2 shadow runs" in (tmp_path / "a" / "audit.md").read_text()
+    kept = np.load(tmp_path / "a" / "scores.npz")  # LiRA's scores are kept beside the loss attack's
+    for paradigm, r in out["paradigms"].items():
+        assert auc(kept[f"{paradigm}.lira.members"], kept[f"{paradigm}.lira.non_members"]) == r["lira"]["auc"]
     cached = (tmp_path / "a" / "shadows" / "shadow0" / "results.json").stat().st_mtime
     again = audit(cfg, tmp_path / "a", backbone=tiny_backbone, progress=False, bootstrap_rounds=20, lira_shadows=2)
     assert again["paradigms"]["federated"]["lira"]["auc"] == out["paradigms"]["federated"]["lira"]["auc"]

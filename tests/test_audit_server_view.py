@@ -5,11 +5,13 @@ client's updates lowered its loss. Every combination the key cannot serve is ref
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from borderless import kept_states
 from borderless.audit.command import audit
+from borderless.audit.metrics import auc
 from borderless.config import ConfigError, load_config
 from borderless.flower.node import check_deployable
 from borderless.flower.run_config import NodeConfigError
@@ -38,6 +40,8 @@ def test_the_server_view_keeps_what_fedavg_averaged_and_attacks_it(sib200_dir, t
         assert any(not torch.equal(ups[langs[0]][k], ups[langs[1]][k]) for k in nxt)  # clients differ
     v = out["server_view"]
     assert 0 <= v["auc"] <= 1 and v["auc_ci95"][0] <= v["auc"] <= v["auc_ci95"][1]
+    kept = np.load(tmp_path / "a" / "scores.npz")
+    assert auc(kept["federated.server_view.members"], kept["federated.server_view.non_members"]) == v["auc"]
     assert v["rounds_seen"] == {l: 3 for l in langs} and len(v["per_round_auc"]) == 3
     assert set(v["per_language_auc"]) == set(langs)
     assert "## Threat model (b): the server's view of each update" in (tmp_path / "a" / "audit.md").read_text()

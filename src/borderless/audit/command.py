@@ -23,7 +23,8 @@ start minus loss under the client's update (the update-difference attack; member
 DIR/run/ is the ordinary results folder of the audited run (resumable: a killed audit continues its
 run from the checkpoint); DIR/audit.json and DIR/audit.md hold, per paradigm, AUC and TPR at 1 %
 FPR with bootstrap 95 % intervals and the empirical ε lower bound, pooled over languages and per
-language; DIR/plots/roc.png the ROC curves.
+language; DIR/scores.npz every attack's scores of members and non-members (a metric can be
+recomputed from them without the models); DIR/plots/roc.png the ROC curves.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from borderless.atomic_files import write_text
+from borderless.atomic_files import replace_atomically, write_text
 from borderless.audit import canaries as canary
 from borderless.audit import lira, membership
 from borderless.audit.loss_attack import losses_and_hits, scores
@@ -94,7 +95,7 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         out["canaries"] = {"inserted_times": setup["canaries"], "per_count_per_language": canaries_per_count,
                            "references_per_language": {l: len(drawn.references[l]) for l in langs},
                            "copies_trained_per_language": {l: sum(r for _, r in drawn.inserted[l]) for l in langs}}
-    curves, attacked = {}, {}
+    curves, attacked, kept = {}, {}, {}
     for paradigm in results["paradigms"]:
         model = load(output / "run", paradigm, backbone=backbone)
         try:
@@ -112,6 +113,7 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
             row["canaries"] = canary.summarise(exposed)
         out["paradigms"][paradigm] = row
         curves[paradigm] = roc(m, o)
+        kept[f"{paradigm}.loss.members"], kept[f"{paradigm}.loss.non_members"] = m, o
         attacked[paradigm] = per
     if lira_shadows:
         pool = {l: sp.members[l] + sp.outsiders[l] for l in langs}
@@ -133,19 +135,36 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
             sc, info = lira.scores(target, shadows, was_in)
             row = summarise(sc[is_member], sc[~is_member], out["delta"], bootstrap_rounds)
             out["paradigms"][paradigm]["lira"] = {**row, **info}
+            kept[f"{paradigm}.lira.members"], kept[f"{paradigm}.lira.non_members"] = sc[is_member], sc[~is_member]
         out["lira"] = {"shadows": lira_shadows, "statistic": "logit-scaled confidence of the true label",
                        "variance": "global (pooled over sentences)", "pool": "the members and scored non-members"}
     if server_view:
-        out["server_view"] = _server_view(output / "run", sp, langs, backbone, out["delta"], bootstrap_rounds)
+        out["server_view"], server = _server_view(output / "run", sp, langs, backbone, out["delta"], bootstrap_rounds)
+        kept["federated.server_view.members"], kept["federated.server_view.non_members"] = server
+    _keep_scores(output, kept)
     write_text(output / "audit.json", json.dumps(out, indent=2))
     _plot(output, curves)
     write_text(output / "audit.md", report(out))
     return out
 
 
-def _server_view(run: Path, sp, langs: list[str], backbone, delta: float, bootstrap_rounds: int) -> dict:
+def _keep_scores(output: Path, kept: dict) -> None:
+    """Every attack's scores, members and non-members (DIR/scores.npz, keys PARADIGM.ATTACK.members and
+    .non_members, in audit.json's order), so any metric can be recomputed without the models."""
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in kept.items()}
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz" to the temporary name
+            np.savez_compressed(fh, **arrays)
+
+    replace_atomically(output / "scores.npz", write)
+
+
+def _server_view(run: Path, sp, langs: list[str], backbone, delta: float,
+                 bootstrap_rounds: int) -> tuple[dict, tuple[np.ndarray, np.ndarray]]:
     """Threat model (b): per pool sentence, the drop in its loss from each round's start to its client's
-    update, summed over the rounds its client took part in; members against non-members."""
+    update, summed over the rounds its client took part in; members against non-members. Returns the
+    summary and the (members, non-members) scores."""
     from borderless.kept_states import ROUND_START, kept_updates
     from borderless.trained_model import load
 
@@ -169,14 +188,15 @@ def _server_view(run: Path, sp, langs: list[str], backbone, delta: float, bootst
             per_round[rnd] = auc(*_members_and_outsiders(drops, sp))  # the languages that took part
     finally:
         model.close()
-    row = summarise(*_members_and_outsiders(total, sp), delta, bootstrap_rounds)
+    pooled = _members_and_outsiders(total, sp)
+    row = summarise(*pooled, delta, bootstrap_rounds)
     row["per_language_auc"] = {l: auc(*_members_and_outsiders({l: total[l]}, sp)) for l in langs}
     row["per_round_auc"] = per_round
     row["rounds_seen"] = joined
     row["attack"] = ("the drop in a sentence's loss from each round's start to its client's update, summed over the "
                      "rounds the client took part in")
     row["threat_model"] = "the honest-but-curious server of the federated paradigm (SecAgg+ off): every client's update"
-    return row
+    return row, pooled
 
 
 def _members_and_outsiders(scores_by_lang: dict, sp) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,6 @@ two identical score distributions in 21 of 100 audits (tests/test_audit_metrics.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from scipy.stats import beta
 

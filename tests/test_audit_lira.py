@@ -79,3 +79,13 @@ def test_an_audit_with_lira_trains_shadows_once_and_reports_both_attacks(sib200_
 def test_the_command_refuses_a_single_shadow(tmp_path, capsys):
     assert main(["audit", "configs/demo.toml", "-o", str(tmp_path / "x"), "--lira", "1"]) == 2
     assert "--lira takes how many shadow runs" in capsys.readouterr().err
+
+
+def test_lira_alone_means_eight_shadows_and_a_number_overrides_it():
+    from borderless.cli import build_parser
+
+    parse = lambda *extra: build_parser().parse_args(["audit", "configs/demo.toml", "-o", "x", *extra])  # noqa: E731
+    assert parse().lira == 0
+    assert parse("--lira").lira == 8
+    assert parse("--lira", "4").lira == 4
+    assert parse("--lira", "--server-view").lira == 8

@@ -264,9 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="canaries per language for each N (default 2)")
     p.add_argument("--canary-references", type=int, default=100, metavar="M",
                    help="never-inserted reference canaries per language that exposure ranks against (default 100)")
-    p.add_argument("--lira", type=int, default=0, metavar="N",
-                   help="also attack with offline LiRA: train N shadow runs (e.g. 8) on random halves of the members "
-                   "and non-members; each costs what the audited run costs")
+    p.add_argument("--lira", type=int, nargs="?", const=8, default=0, metavar="N",
+                   help="also attack with offline LiRA: train N shadow runs (--lira alone: 8) on random halves of the "
+                   "members and non-members; each costs what the audited run costs")
     p.add_argument("--server-view", action="store_true",
                    help="also attack what an honest-but-curious server sees (threat model b, SecAgg+ off): the run keeps "
                    "every round's federated updates (run.keep_updates) and each sentence is scored by how much its "

@@ -17,13 +17,18 @@ import numpy as np
 from scipy.stats import beta
 
 
-def roc(member: np.ndarray, outsider: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(FPR, TPR) at every threshold, from the highest score down."""
+def _counts(member: np.ndarray, outsider: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positives, true positives) at every threshold, from the highest score down (none first)."""
     scores = np.concatenate([member, outsider])
     truth = np.concatenate([np.ones(len(member)), np.zeros(len(outsider))])
     order = np.argsort(-scores, kind="stable")
-    tp, fp = np.cumsum(truth[order]), np.cumsum(1 - truth[order])
-    return np.concatenate([[0.0], fp / len(outsider)]), np.concatenate([[0.0], tp / len(member)])
+    return np.concatenate([[0.0], np.cumsum(1 - truth[order])]), np.concatenate([[0.0], np.cumsum(truth[order])])
+
+
+def roc(member: np.ndarray, outsider: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FPR, TPR) at every threshold, from the highest score down."""
+    fp, tp = _counts(member, outsider)
+    return fp / len(outsider), tp / len(member)
 
 
 def auc(member: np.ndarray, outsider: np.ndarray) -> float:
@@ -66,10 +71,9 @@ def _cp_upper(k: np.ndarray, n: int, a: float) -> np.ndarray:
 def epsilon_lower_bound(member: np.ndarray, outsider: np.ndarray, delta: float = 1e-5, conf: float = 0.95) -> float:
     """The largest ε any threshold of this attack proves, jointly at ``conf`` over every threshold and
     both directions (Clopper–Pearson, Bonferroni-corrected); 0 if none."""
-    f, t = roc(member, outsider)
+    fp, tp = _counts(member, outsider)
     n1, n0 = len(member), len(outsider)
-    a = (1 - conf) / (2 * 2 * len(f))  # two intervals per test, two tests per threshold
-    tp, fp = np.rint(t * n1), np.rint(f * n0)
+    a = (1 - conf) / (2 * 2 * len(fp))  # two intervals per test, two tests per threshold
     best = 0.0
     for hit_lo, miss_hi in ((_cp_lower(tp, n1, a), _cp_upper(fp, n0, a)),
                             (_cp_lower(n0 - fp, n0, a), _cp_upper(n1 - tp, n1, a))):

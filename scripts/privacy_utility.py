@@ -15,7 +15,8 @@ Per cell, <out>/<method>/eps<ε>/seed<s>/ is an ordinary results folder. Resumab
 (results.json) is skipped, a killed one continues from its checkpoint. One backbone for every run.
 After each cell, <out>/summary.md and summary.json are rewritten: mean test accuracy per paradigm
 beside its (non-private) frozen probe and the majority class, the ε each paradigm reached, and
-plots/accuracy_vs_epsilon.png.
+plots/accuracy_vs_epsilon.png
+(mean over seeds, bars one SD); with more than one seed, an "Across seeds" table gives mean ± SD.
 """
 
 from __future__ import annotations
@@ -71,7 +72,40 @@ def summarise(out: Path) -> dict:
                              "dp_probe": r.get("dp_probe_mean_accuracy"),
                              "epsilon": (r.get("privacy") or {}).get("epsilon", math.inf),
                              "wall_s": r["wall_s"]})
-    return {"rows": rows}
+    return {"rows": rows, "across_seeds": across_seeds(rows)}
+
+
+def _mean_sd(xs: list[float]) -> tuple[float, float]:
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+
+def across_seeds(rows: list[dict]) -> list[dict]:
+    """Per method × ε: each paradigm's accuracy as mean and sample SD over the seeds it ran, and
+    federated − monolingual paired by seed (only seeds where both ran)."""
+    out = []
+    for method, eps in sorted({(r["method"], r["epsilon_target"]) for r in rows},
+                              key=lambda k: (k[0], -k[1] if math.isfinite(k[1]) else -1e9)):
+        cell = [r for r in rows if r["method"] == method and r["epsilon_target"] == eps]
+        by = {p: {r["seed"]: r for r in cell if r["paradigm"] == p} for p in PARADIGMS}
+        entry = {"method": method, "epsilon_target": eps, "seeds": sorted({r["seed"] for r in cell})}
+        for p in PARADIGMS:
+            if by[p]:
+                m, sd = _mean_sd([r["mean"] for r in by[p].values()])
+                dp = [r["dp_probe"] for r in by[p].values() if r["dp_probe"] is not None]
+                entry[p] = {"n": len(by[p]), "mean": m, "sd": sd,
+                            "dp_probe_mean": statistics.fmean(dp) if dp else None}
+        paired = sorted(set(by["federated"]) & set(by["monolingual"]))
+        if paired:
+            m, sd = _mean_sd([by["federated"][s]["mean"] - by["monolingual"][s]["mean"] for s in paired])
+            entry["fed_minus_mono"] = {"n": len(paired), "mean": m, "sd": sd}
+        out.append(entry)
+    return out
+
+
+def _pm(c: dict | None, signed: bool = False) -> str:
+    if not c:
+        return "—"
+    return f"{100 * c['mean']:{'+' if signed else ''}.1f}" + (f" ± {100 * c['sd']:.1f}" if c["n"] > 1 else "")
 
 
 def _eps(e: float) -> str:
@@ -102,6 +136,19 @@ def write_summary(out: Path) -> None:
                      f"{100 * r['mean']:.1f} | {_pct(r['dp_probe'])} | "
                      f"{100 * r['probe']:.1f} | {100 * r['majority']:.1f} | "
                      f"{_eps_reached(r['epsilon'])} | {r['wall_s']:.0f} |")
+    lines += ["", "## Across seeds", "",
+              "Mean ± sample SD over the seeds each cell ran (no ± for one seed); the DP probe's mean in brackets; "
+              "federated − monolingual paired by seed.", "",
+              "| method | target ε | seeds | monolingual | centralized | federated | fed − mono |",
+              "|---|---|---|---|---|---|---|"]
+    for c in data["across_seeds"]:
+        def col(p: str) -> str:
+            cp = c.get(p)
+            probe = cp and cp["dp_probe_mean"]
+            return _pm(cp) + (f" ({100 * probe:.1f})" if probe is not None else "")
+        lines.append(f"| {c['method']} | {_eps(c['epsilon_target'])} | {', '.join(map(str, c['seeds']))} | "
+                     f"{col('monolingual')} | {col('centralized')} | {col('federated')} | "
+                     f"{_pm(c.get('fed_minus_mono'), signed=True)} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     _plot(out, rows)
 
@@ -115,10 +162,12 @@ def _plot(out: Path, rows: list[dict]) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     finite = sorted({r["epsilon_target"] for r in rows if math.isfinite(r["epsilon_target"])})
     xs = {e: i for i, e in enumerate(finite + [math.inf])}
+    cells = across_seeds(rows)
     for (method, paradigm) in sorted({(r["method"], r["paradigm"]) for r in rows}):
-        pts = sorted((xs[r["epsilon_target"]], 100 * r["mean"]) for r in rows
-                     if r["method"] == method and r["paradigm"] == paradigm)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{method} {paradigm}")
+        pts = sorted((xs[c["epsilon_target"]], 100 * c[paradigm]["mean"], 100 * c[paradigm]["sd"])
+                     for c in cells if c["method"] == method and paradigm in c)
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], marker="o", capsize=2,
+                    label=f"{method} {paradigm}")
     ax.axhline(100 * rows[0]["majority"], color="grey", linestyle=":", label="majority class")
     ax.set_xticks(list(xs.values()), [_eps(e) for e in xs])
     ax.set_xlabel("ε (δ = 1e-5)")

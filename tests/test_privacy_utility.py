@@ -38,3 +38,27 @@ def test_the_summary_reports_each_cells_numbers(tmp_path):
     assert "| prompt | 8 | 0 | monolingual | 55.0 | 54.0 | 70.0 | 25.0 | 7.99 |" in text
     assert "| prompt | ∞ | 0 | federated | 72.0 | — | 70.0 | 25.0 | ∞ (no DP) |" in text
     assert (tmp_path / "plots" / "accuracy_vs_epsilon.png").exists()
+
+
+def test_across_seeds_is_the_mean_and_sd_of_each_seed_and_pairs_fed_minus_mono(tmp_path):
+    def cell(seed, mono, fed):
+        folder = tmp_path / "prompt" / "eps8" / f"seed{seed}"
+        folder.mkdir(parents=True)
+        accs = {"monolingual": mono, "centralized": 0.6, "federated": fed}
+        paradigms = {p: {"mean_accuracy": a, "probe_mean_accuracy": 0.7, "wall_s": 1.0,
+                         "privacy": {"epsilon": 8.0}, "dp_probe_mean_accuracy": a - 0.01}
+                     for p, a in accs.items()}
+        (folder / "results.json").write_text(json.dumps({"languages": ["a"], "paradigms": paradigms,
+                                                         "majority_class_accuracy": {"a": 0.25}}))
+    cell(0, 0.50, 0.60)
+    cell(1, 0.60, 0.62)
+    cell(2, 0.55, 0.64)
+    u.write_summary(tmp_path)
+    [c] = json.loads((tmp_path / "summary.json").read_text())["across_seeds"]
+    assert c["seeds"] == [0, 1, 2] and c["monolingual"]["n"] == 3
+    assert math.isclose(c["monolingual"]["mean"], 0.55) and math.isclose(c["monolingual"]["sd"], 0.05)
+    assert math.isclose(c["federated"]["dp_probe_mean"], 0.61)
+    # paired by seed: 0.10, 0.02, 0.09
+    assert math.isclose(c["fed_minus_mono"]["mean"], 0.07) and c["fed_minus_mono"]["sd"] > 0.04
+    text = (tmp_path / "summary.md").read_text()
+    assert "| prompt | 8 | 0, 1, 2 | 55.0 ± 5.0 (54.0) | 60.0 ± 0.0 (59.0) | 62.0 ± 2.0 (61.0) | +7.0 ± 4.4 |" in text

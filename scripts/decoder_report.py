@@ -27,15 +27,12 @@ import statistics
 import sys
 from pathlib import Path
 
+from borderless.metrics import mean_std
 from borderless.language.analysis import spearman as toolkit_spearman
 from borderless.language.tokenization import parity, reference_language, stats_by_language
 
 CELL_ORDER = ("gemma-verbalizer", "gemma-lora-verbalizer", "gemma-head", "e5-head")
 PARADIGMS = ("monolingual", "centralized", "federated")
-
-
-def mean_std(xs: list[float]) -> tuple[float, float]:
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
 
 
 def fmt(xs: list[float]) -> str:

@@ -28,6 +28,8 @@ import statistics
 import sys
 from pathlib import Path
 
+from borderless.metrics import mean_std
+
 REPO = Path(__file__).resolve().parents[1]
 PARADIGMS = ("monolingual", "centralized", "federated")
 METHOD_SETS = {  # per-method learning rates, as configs/study_v2.toml's compare.overrides
@@ -75,10 +77,6 @@ def summarise(out: Path) -> dict:
     return {"rows": rows, "across_seeds": across_seeds(rows)}
 
 
-def _mean_sd(xs: list[float]) -> tuple[float, float]:
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
-
-
 def across_seeds(rows: list[dict]) -> list[dict]:
     """Per method × ε: each paradigm's accuracy as mean and sample SD over the seeds it ran, and
     federated − monolingual paired by seed (only seeds where both ran)."""
@@ -90,13 +88,13 @@ def across_seeds(rows: list[dict]) -> list[dict]:
         entry = {"method": method, "epsilon_target": eps, "seeds": sorted({r["seed"] for r in cell})}
         for p in PARADIGMS:
             if by[p]:
-                m, sd = _mean_sd([r["mean"] for r in by[p].values()])
+                m, sd = mean_std([r["mean"] for r in by[p].values()])
                 dp = [r["dp_probe"] for r in by[p].values() if r["dp_probe"] is not None]
                 entry[p] = {"n": len(by[p]), "mean": m, "sd": sd,
                             "dp_probe_mean": statistics.fmean(dp) if dp else None}
         paired = sorted(set(by["federated"]) & set(by["monolingual"]))
         if paired:
-            m, sd = _mean_sd([by["federated"][s]["mean"] - by["monolingual"][s]["mean"] for s in paired])
+            m, sd = mean_std([by["federated"][s]["mean"] - by["monolingual"][s]["mean"] for s in paired])
             entry["fed_minus_mono"] = {"n": len(paired), "mean": m, "sd": sd}
         out.append(entry)
     return out
@@ -150,10 +148,10 @@ def write_summary(out: Path) -> None:
                      f"{col('monolingual')} | {col('centralized')} | {col('federated')} | "
                      f"{_pm(c.get('fed_minus_mono'), signed=True)} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
-    _plot(out, rows)
+    _plot(out, rows, data["across_seeds"])
 
 
-def _plot(out: Path, rows: list[dict]) -> None:
+def _plot(out: Path, rows: list[dict], cells: list[dict]) -> None:
     if not rows:
         return
     from borderless.plotting import pyplot, save_figure
@@ -162,7 +160,6 @@ def _plot(out: Path, rows: list[dict]) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     finite = sorted({r["epsilon_target"] for r in rows if math.isfinite(r["epsilon_target"])})
     xs = {e: i for i, e in enumerate(finite + [math.inf])}
-    cells = across_seeds(rows)
     for (method, paradigm) in sorted({(r["method"], r["paradigm"]) for r in rows}):
         pts = sorted((xs[c["epsilon_target"]], 100 * c[paradigm]["mean"], 100 * c[paradigm]["sd"])
                      for c in cells if c["method"] == method and paradigm in c)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from borderless.compare_cells import Cell, expanded_paradigms
 from borderless.config import Config
+from borderless.metrics import mean_std as _mean_std
 from borderless.plotting import pyplot, save_figure
 
 SHORT = {"monolingual": "mono", "centralized": "central", "federated_iid": "fed-IID", "federated_non_iid": "fed-non-IID",
@@ -23,12 +24,6 @@ SHORT = {"monolingual": "mono", "centralized": "central", "federated_iid": "fed-
 def label(paradigm: str) -> str:
     base, _, aggregator = paradigm.partition("@")
     return SHORT[base] + (f" ({aggregator})" if aggregator else "")
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    if not values:
-        return float("nan"), float("nan")
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def _dev_curve(rows: list[dict]) -> dict[int, float]:

@@ -15,6 +15,8 @@ equals its probe to the last digit.
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
 
@@ -65,3 +67,10 @@ def token_scores(gold: list[np.ndarray], pred: list[np.ndarray], names: tuple[st
     if names and is_bio(names):
         out.update(entity_scores([[names[t] for t in s] for s in gold], [[names[t] for t in s] for s in pred]))
     return out
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (0 for one value; NaN, NaN for none)."""
+    if not values:
+        return float("nan"), float("nan")
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)

@@ -9,6 +9,7 @@ from pathlib import Path
 from borderless import probe_selection
 from borderless.language import families
 from borderless.atomic_files import write_text
+from borderless.metrics import mean_std as _mean_std
 from borderless.plotting import pyplot, save_figure
 from borderless.privacy.report_section import privacy_section
 
@@ -363,12 +364,6 @@ def write_report(folder: Path, summary: dict) -> Path:
     if many:
         write_text(folder / "per_language.md", per_language)
     return write_text(folder / "report.md", "\n".join(lines))
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    import statistics
-
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def seeds_summary(summaries: list[dict]) -> dict:

@@ -49,6 +49,46 @@ def test_the_sum_is_of_each_sentences_own_clipped_gradient(tiny_backbone):
     assert total <= clip * len(idx) + 1e-6
 
 
+def test_full_fine_tuning_clips_each_sentences_dense_gradient_with_sparse_embedding_rows(tiny_backbone):
+    """Full fine-tuning takes each sentence's input-embedding gradient as its own tokens' rows (a
+    sparse tensor); the clipped sum and the norms must be those of the dense per-sentence gradients,
+    and the embedding is handed back dense."""
+    from borderless.tuning.full import build_full_classifier
+
+    exs = [Example(f"x/{i}", f"some text {i} " * (1 + i % 3), i % 4, "x") for i in range(24)]
+    data = tokenize(exs, tiny_backbone.tokenizer, 48)
+    model = build_full_classifier(tiny_backbone.model, tiny_backbone.hidden_size, 4, MethodConfig(name="full"), 0)
+    try:
+        model.eval()
+        emb = model.encoder.get_input_embeddings()
+        assert emb.weight.requires_grad and not emb.sparse
+        idx, clip = [0, 3, 5, 11], 0.05
+        want, want_norms = None, []
+        for i in idx:
+            g = _one_gradient(model, data, i)
+            norm = torch.sqrt(sum(x.double().pow(2).sum() for x in g))
+            want_norms.append(float(norm))
+            g = [x * min(1.0, clip / float(norm)) for x in g]
+            want = g if want is None else [a + b for a, b in zip(want, g)]
+        seen = []
+        hook = emb.register_forward_hook(lambda m, a, out: seen.append(m.sparse))
+        try:
+            got, _, norms = clipped_gradient_sum(model, data, idx, clip, restrict)
+        finally:
+            hook.remove()
+        assert seen == [True] * len(idx) and not emb.sparse  # sparse rows in every pass, then switched back
+        assert norms == pytest.approx(want_norms, rel=1e-5) and min(norms) > clip
+        params = [p for p in model.parameters() if p.requires_grad]
+        assert any(p is emb.weight for p in params)
+        for p, a, b in zip(params, got, want):
+            assert not a.is_sparse and a.shape == p.shape
+            assert torch.allclose(a, b, atol=1e-6)
+        touched = got[next(k for k, p in enumerate(params) if p is emb.weight)].abs().sum(1) > 0
+        assert 0 < int(touched.sum()) < emb.weight.shape[0]  # only the sampled sentences' token rows
+    finally:
+        model.release()
+
+
 def test_a_step_adds_noise_of_std_sigma_c_over_the_expected_batch(tiny_backbone):
     model, data = _setup(tiny_backbone)
     model.eval()

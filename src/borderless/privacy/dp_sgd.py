@@ -6,12 +6,15 @@ alone (a forward and backward pass per sentence: exact for every method, a soft 
 LoRA or all weights, and no per-sample-gradient hooks to keep in step with PEFT's modules), clips
 it to L2 norm C over all trainable parameters together, sums, adds N(0, (σC)²) to every value, and
 divides by the expected batch size q·n before the optimizer step. The frozen backbone gets no
-gradient; the head is trainable and protected like the rest.
+gradient; the head is trainable and protected like the rest. Under full fine-tuning a sentence's
+input-embedding gradient is taken as its own tokens' rows (``sparse_word_embedding_gradients``): the
+same values, 3.6× faster a step on multilingual-e5-small (benchmarks/dp_sgd.py).
 """
 
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -120,19 +123,48 @@ def clipped_gradient_sum(model: torch.nn.Module, data, idx: list[int], clip_norm
     params = [p for p in model.parameters() if p.requires_grad]
     total = [torch.zeros_like(p) for p in params]
     loss_sum, norms = 0.0, []
-    for i in idx:
-        ids, mask, labels = data.collate([i])
-        logits = model(ids, mask)
-        loss = F.cross_entropy(restrict(logits, data.label_mask([i], logits.shape[-1])), labels)
-        grads = torch.autograd.grad(loss, params, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-        norm = float(torch.sqrt(sum(g.double().pow(2).sum() for g in grads)))
-        scale = min(1.0, clip_norm / (norm + 1e-12))
-        for t, g in zip(total, grads):
-            t.add_(g, alpha=scale)
-        loss_sum += float(loss.detach())
-        norms.append(norm)
+    with sparse_word_embedding_gradients(model):
+        for i in idx:
+            ids, mask, labels = data.collate([i])
+            logits = model(ids, mask)
+            loss = F.cross_entropy(restrict(logits, data.label_mask([i], logits.shape[-1])), labels)
+            grads = torch.autograd.grad(loss, params, allow_unused=True)
+            grads = [None if g is None else g.coalesce() if g.is_sparse else g for g in grads]
+            norm = float(torch.sqrt(sum(_squared_norm(g) for g in grads if g is not None)))
+            scale = min(1.0, clip_norm / (norm + 1e-12))
+            for t, g in zip(total, grads):
+                if g is None:
+                    continue
+                if g.is_sparse:  # the rows of this sentence's tokens, each once
+                    t.index_add_(0, g.indices()[0], g.values(), alpha=scale)
+                else:
+                    t.add_(g, alpha=scale)
+            loss_sum += float(loss.detach())
+            norms.append(norm)
     return total, loss_sum, norms
+
+
+def _squared_norm(g: torch.Tensor) -> torch.Tensor:
+    return (g.values() if g.is_sparse else g).double().pow(2).sum()
+
+
+@contextmanager
+def sparse_word_embedding_gradients(model: torch.nn.Module):
+    """While on, a trainable input embedding (full fine-tuning) gives each sentence's gradient as the
+    rows of its own tokens (a sparse tensor) instead of a dense copy of the whole table: for
+    multilingual-e5-small 96 M of the 118 M weights, most of the cost of a per-sentence pass. The
+    gradient is the same; only its storage differs. Nothing changes for a frozen embedding."""
+    encoder = getattr(model, "encoder", None)
+    get = getattr(encoder, "get_input_embeddings", None)
+    emb = get() if callable(get) else None
+    if not isinstance(emb, torch.nn.Embedding) or not emb.weight.requires_grad or emb.sparse:
+        yield
+        return
+    emb.sparse = True
+    try:
+        yield
+    finally:
+        emb.sparse = False
 
 
 def dp_sgd_step(model: torch.nn.Module, data, idx: list[int], optimizer: torch.optim.Optimizer, clip_norm: float,

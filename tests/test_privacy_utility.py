@@ -22,6 +22,20 @@ def test_cells_differ_only_in_the_privacy_keys():
     assert u.cell_folder(u.REPO, "prompt", math.inf, 2).parts[-2:] == ("epsinf", "seed2")
 
 
+def test_a_recipe_change_acts_in_every_cell_and_needs_its_own_folder(tmp_path, capsys):
+    import pytest
+
+    cfg = load_config(u.REPO / "configs" / "demo_prompt.toml",
+                      u.overrides("prompt", 8.0, 0, ["train.batch_size=32", "train.lr=0.3"]))
+    assert cfg.train.batch_size == 32 and cfg.train.lr == 0.3 and cfg.privacy.target_epsilon == 8.0
+    for argv, says in ((["--set", "train.lr=0.3"], "a folder of its own"),
+                       (["--set", "privacy.target_epsilon=2", "-o", str(tmp_path)], "privacy keys are the grid's")):
+        with pytest.raises(SystemExit) as info:
+            u.main(argv)
+        assert info.value.code == 2 and says in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # refused before anything was written
+
+
 def test_the_summary_reports_each_cells_numbers(tmp_path):
     def cell(eps_name, acc, eps, dp_probe):
         folder = tmp_path / "prompt" / eps_name / "seed0"

@@ -36,6 +36,7 @@ from pathlib import Path
 from borderless.metrics import mean_std
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = REPO / "docs" / "results" / "privacy" / "utility"  # the study's own table
 PARADIGMS = ("monolingual", "centralized", "federated")
 METHOD_SETS = {  # per-method learning rates, as configs/study_v2.toml's compare.overrides
     "prompt": [],
@@ -185,13 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", default=["prompt"], choices=sorted(METHOD_SETS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--base", type=Path, default=REPO / "configs" / "demo_prompt.toml")
-    ap.add_argument("-o", "--output", type=Path, default=REPO / "docs" / "results" / "privacy" / "utility")
+    ap.add_argument("-o", "--output", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--summary-only", action="store_true")
     ap.add_argument("--set", dest="extra", action="append", default=[], metavar="KEY=VALUE",
                     help="a recipe change for every cell (repeatable); needs -o a folder of its own")
     args = ap.parse_args(argv)
     if args.extra:
-        DEFAULT_OUT = REPO / "docs" / "results" / "privacy" / "utility"
         bad = [e for e in args.extra if e.split("=", 1)[0].strip().startswith("privacy.")]
         if bad:
             ap.error(f"--set {bad[0]}: the privacy keys are the grid's (--eps); set the recipe only")

@@ -9,11 +9,7 @@ import threading
 import pytest
 
 from borderless.backbones import resolve
-from borderless.backbones.cache_folder import convert_once, written_whole
-
-
-def whole(folder):
-    return (folder / "borderless.json").exists()
+from borderless.backbones.cache_folder import convert_once, is_whole, written_whole
 
 
 def test_a_second_converter_waits_for_the_first_and_does_not_convert_again(tmp_path):
@@ -33,7 +29,7 @@ def test_a_second_converter_waits_for_the_first_and_does_not_convert_again(tmp_p
         return run
 
     def worker(name):
-        results[name] = convert_once(out, whole, convert(name))
+        results[name] = convert_once(out, convert(name))
 
     a = threading.Thread(target=worker, args=("first",))
     a.start()
@@ -46,7 +42,7 @@ def test_a_second_converter_waits_for_the_first_and_does_not_convert_again(tmp_p
     a.join(30)
     b.join(30)
     assert calls == ["first"] and results == {"first": True, "second": False}
-    assert whole(out) and not out.with_name("model.partial").exists()
+    assert is_whole(out) and not out.with_name("model.partial").exists()
     assert sorted(p.name for p in out.parent.iterdir()) == ["model"]  # no lock file left behind
 
 
@@ -54,7 +50,7 @@ def test_a_finished_folder_is_not_locked_or_converted(tmp_path):
     out = tmp_path / "model"
     out.mkdir()
     (out / "borderless.json").write_text("{}")
-    assert convert_once(out, whole, lambda folder: pytest.fail("converted a whole folder")) is False
+    assert convert_once(out, lambda folder: pytest.fail("converted a whole folder")) is False
 
 
 def test_a_failed_conversion_releases_the_lock_for_the_next_try(tmp_path):
@@ -65,13 +61,13 @@ def test_a_failed_conversion_releases_the_lock_for_the_next_try(tmp_path):
             raise ValueError("damaged wheel")
 
     with pytest.raises(ValueError):
-        convert_once(out, whole, broken)
+        convert_once(out, broken)
 
     def good(folder):
         with written_whole(folder) as tmp:
             (tmp / "borderless.json").write_text("{}")
 
-    assert convert_once(out, whole, good) is True and whole(out)
+    assert convert_once(out, good) is True and is_whole(out)
 
 
 @pytest.mark.real
@@ -87,4 +83,4 @@ def test_two_processes_on_an_empty_cache_convert_e5_small_once(tmp_path):
     assert all(p.returncode == 0 for p in procs), outs
     assert sum(o.count("converting multilingual-e5-small") for o in outs) == 1, outs
     folder = resolve.e5_small_dir(tmp_path)
-    assert whole(folder) and sorted(p.name for p in tmp_path.iterdir()) == [folder.name]
+    assert is_whole(folder) and sorted(p.name for p in tmp_path.iterdir()) == [folder.name]

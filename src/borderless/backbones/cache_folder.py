@@ -47,7 +47,12 @@ def one_converter(out_dir: Path) -> Iterator[None]:
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def convert_once(out_dir: Path, is_whole: Callable[[Path], bool], convert: Callable[[Path], object]) -> bool:
+def is_whole(out_dir: Path) -> bool:
+    """A converted folder is whole once its borderless.json is there (written last, renamed in whole)."""
+    return (Path(out_dir) / "borderless.json").exists()
+
+
+def convert_once(out_dir: Path, convert: Callable[[Path], object]) -> bool:
     """Convert into ``out_dir`` unless it is already whole; another process converting at the same
     moment is waited for, not repeated. True when this call converted."""
     out_dir = Path(out_dir)

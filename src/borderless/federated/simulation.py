@@ -195,6 +195,7 @@ def federate(client_ids: list[str],  # in the order of the config's clients (sam
                  "joined": dict(joined), "server_state": encode_server_state(server_state), "rng": rng_state(rng)}
         yield RoundResult(rnd, state, updates, dict(personal) if personalised or local_keys else None, rejected,
                           carry, absent)
+        replies = updates = None  # not held here while the next round trains: the caller decides what it keeps
 
 
 def keep_local(state: State, personal: Mapping[str, State], updates: list[ClientUpdate],

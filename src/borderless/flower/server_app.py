@@ -30,7 +30,7 @@ from borderless.federated.simulation import ClientUpdate, FitRequest, federate
 from borderless.flower import records
 from borderless.flower.node import check_deployable, config_from_run_config
 from borderless.flower.wire import RecordingGrid, WireLog
-from borderless.paradigms import Start, dev_eval_due, round_record
+from borderless.paradigms import Start, dev_eval_due, drop_saved_updates, round_record, without_updates
 from borderless.tuning.state import State
 
 app = ServerApp()
@@ -373,6 +373,7 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
     if saved is not None:
         round_s, rejected, nodes.log = list(saved["round_s"]), list(saved["rejected"]), list(saved["participation"])
         stopper.restore(saved["stopper"], round_from_record)
+        drop_saved_updates(saved)
         stop, carry, result = saved["stopped"], saved["carry"], round_from_record(saved["result"])
         say(f"resuming after round {carry['round']} of {cfg.federated.rounds}")
     elif stopper.active:  # round 0: the untrained start is a stopping candidate, as in `borderless run`
@@ -404,8 +405,9 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
                 f"{sum(r['bytes'] for r in wire.rows if r['round'] == result.round)} bytes on the wire")
             stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
-                stop = stopper.update(result.round, mean_dev(result.round, _state_for(result)), lambda r=result: r)
-            carry = result.carry
+                stop = stopper.update(result.round, mean_dev(result.round, _state_for(result)),
+                                      lambda r=result: without_updates(r))
+            carry, result = result.carry, without_updates(result)  # nothing reads a round's updates after it
             ckpt.save("federated", {"carry": carry, "result": round_record(result), "round_s": round_s,
                                     "rejected": rejected, "participation": nodes.log,
                                     "stopper": stopper.record(round_record), "stopped": stop})

@@ -121,7 +121,15 @@ def test_a_checkpoint_written_with_client_updates_in_it_still_resumes_to_the_sam
     record = load(tmp_path / "cut", cfg.to_dict())["current"]["record"]
     assert len(record["result"]["updates"]) == 3 and len(record["stopper"]["best"]["updates"]) == 3
     monkeypatch.undo()
+    decoded, real_decode = [], paradigms.round_from_record
+
+    def decode(d):  # every saved round the resume turns back into objects: none may carry updates
+        decoded.append(len(d["updates"]))
+        return real_decode(d)
+
+    monkeypatch.setattr(paradigms, "round_from_record", decode)
     run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone, resume=True)
+    assert len(decoded) >= 2 and decoded == [0] * len(decoded)  # the stopper's best and the last round
     _same_run(root / "run", tmp_path / "cut")
 
 

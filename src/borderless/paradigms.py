@@ -389,9 +389,9 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
     result, stop, carry, own = None, False, None, None
     lean = (lambda r: r) if updates_read_again(cfg) else without_updates
     if saved is not None:  # a resumed run: continue after round saved["carry"]["round"]
-        stopper.restore(saved["stopper"], round_from_record)
         if not updates_read_again(cfg):
-            drop_saved_updates(saved)
+            drop_saved_updates(saved)  # before anything decodes them
+        stopper.restore(saved["stopper"], round_from_record)
         seen, steps, rejected, stop, carry = saved["seen"], saved["steps"], saved["rejected"], saved["stopped"], saved["carry"]
         result = round_from_record(saved["result"])
         clients = _advanced_clients(work, cfg, carry["trained"])

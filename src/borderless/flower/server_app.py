@@ -372,8 +372,8 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
     saved = ckpt.resumed("federated")
     if saved is not None:
         round_s, rejected, nodes.log = list(saved["round_s"]), list(saved["rejected"]), list(saved["participation"])
+        drop_saved_updates(saved)  # before anything decodes them
         stopper.restore(saved["stopper"], round_from_record)
-        drop_saved_updates(saved)
         stop, carry, result = saved["stopped"], saved["carry"], round_from_record(saved["result"])
         say(f"resuming after round {carry['round']} of {cfg.federated.rounds}")
     elif stopper.active:  # round 0: the untrained start is a stopping candidate, as in `borderless run`

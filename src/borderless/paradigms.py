@@ -387,9 +387,10 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
     stopper = DevStopper(cfg)
     saved = ckpt.resumed("federated")
     result, stop, carry, own = None, False, None, None
-    lean = (lambda r: r) if updates_read_again(cfg) else without_updates
+    reads_updates = updates_read_again(cfg)
+    lean = (lambda r: r) if reads_updates else without_updates
     if saved is not None:  # a resumed run: continue after round saved["carry"]["round"]
-        if not updates_read_again(cfg):
+        if not reads_updates:
             drop_saved_updates(saved)  # before anything decodes them
         stopper.restore(saved["stopper"], round_from_record)
         seen, steps, rejected, stop, carry = saved["seen"], saved["steps"], saved["rejected"], saved["stopped"], saved["carry"]
@@ -423,14 +424,15 @@ def run_federated(model, init: State | Start, work: Workload, cfg: Config, head_
             if cfg.run.keep_updates:  # what the server saw this round (threat model b of borderless audit)
                 keep_round_updates(keep, result, before)
                 before = result.state
+            result = lean(result)  # this round's updates are not held while the next one trains
             stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
                 accs = _eval_states(model, work, work.evaluated, result, cfg, "dev")
                 for lang, m in accs.items():
                     sink({"paradigm": "federated", "round": result.round, "lang": lang, "split": "dev", **m})
                 stop = stopper.update(result.round, statistics.fmean(accs[l]["score"] for l in work.languages),
-                                      lambda r=result: lean(r))
-            carry, result = result.carry, lean(result)  # this round's updates are not held while the next one trains
+                                      lambda r=result: r)
+            carry = result.carry
             ckpt.save("federated", {"carry": carry, "result": round_record(result), "stopper": stopper.record(round_record),
                                     "seen": seen, "steps": steps, "rejected": rejected, "stopped": stop})
             if stop:

@@ -403,11 +403,11 @@ def federated(nodes: Nodes, wire: WireLog, cfg: Config, ckpt, fit_many, begin: S
             say(f"round {result.round}/{cfg.federated.rounds}: {round_s[-1]:.1f} s, "
                 f"{len(result.updates)} of {len(result.updates) + len(result.absent)} sampled clients answered, "
                 f"{sum(r['bytes'] for r in wire.rows if r['round'] == result.round)} bytes on the wire")
+            result = without_updates(result)  # nothing reads a round's updates after this
             stopper.last_round = result.round
             if dev_eval_due(cfg, result.round):
-                stop = stopper.update(result.round, mean_dev(result.round, _state_for(result)),
-                                      lambda r=result: without_updates(r))
-            carry, result = result.carry, without_updates(result)  # nothing reads a round's updates after it
+                stop = stopper.update(result.round, mean_dev(result.round, _state_for(result)), lambda r=result: r)
+            carry = result.carry
             ckpt.save("federated", {"carry": carry, "result": round_record(result), "round_s": round_s,
                                     "rejected": rejected, "participation": nodes.log,
                                     "stopper": stopper.record(round_record), "stopped": stop})

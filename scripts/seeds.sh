@@ -2,7 +2,9 @@
 # One config over seeds, then the seeds report: `borderless run CONFIG --set run.seed=S -o OUT/seedS`
 # for each seed, then `borderless report OUT/seed* -o OUT`. Resumable: a seed whose results.json
 # exists is skipped and a seed killed half-way continues from its checkpoint (`borderless run
-# --resume`), so rerunning the same command continues an interrupted study.
+# --resume`), so rerunning the same command continues an interrupted study. checkpoint.pt is in
+# .gitignore; to carry a stopped seed to another machine with the uncommitted working tree, copy it to
+# checkpoint.carry.pt beside it (not ignored, never committed): this script moves it back first.
 #
 #   bash scripts/seeds.sh configs/nusax.toml docs/results/nusax 0 1 2 [-- --set key=value ...]
 set -euo pipefail
@@ -16,6 +18,10 @@ for seed in "${seeds[@]}"; do
   run="$out/seed$seed"
   runs+=("$run")
   if [[ -f "$run/results.json" ]]; then echo "done: $run"; continue; fi
+  if [[ -f "$run/checkpoint.carry.pt" ]]; then  # a live checkpoint.pt is at least as recent
+    if [[ -f "$run/checkpoint.pt" ]]; then rm "$run/checkpoint.carry.pt"
+    else mv "$run/checkpoint.carry.pt" "$run/checkpoint.pt"; fi
+  fi
   if [[ -f "$run/checkpoint.pt" ]]; then
     echo "$(date +%T) resume: $run"
     .venv/bin/borderless run --resume "$run" --quiet

@@ -17,11 +17,11 @@ runs=()
 for seed in "${seeds[@]}"; do
   run="$out/seed$seed"
   runs+=("$run")
-  if [[ -f "$run/results.json" ]]; then echo "done: $run"; continue; fi
-  if [[ -f "$run/checkpoint.carry.pt" ]]; then  # a live checkpoint.pt is at least as recent
-    if [[ -f "$run/checkpoint.pt" ]]; then rm "$run/checkpoint.carry.pt"
+  if [[ -f "$run/checkpoint.carry.pt" ]]; then  # stale beside a live checkpoint.pt or a finished run
+    if [[ -f "$run/checkpoint.pt" || -f "$run/results.json" ]]; then rm "$run/checkpoint.carry.pt"
     else mv "$run/checkpoint.carry.pt" "$run/checkpoint.pt"; fi
   fi
+  if [[ -f "$run/results.json" ]]; then echo "done: $run"; continue; fi
   if [[ -f "$run/checkpoint.pt" ]]; then
     echo "$(date +%T) resume: $run"
     .venv/bin/borderless run --resume "$run" --quiet

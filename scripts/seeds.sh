@@ -4,7 +4,8 @@
 # exists is skipped and a seed killed half-way continues from its checkpoint (`borderless run
 # --resume`), so rerunning the same command continues an interrupted study. checkpoint.pt is in
 # .gitignore; to carry a stopped seed to another machine with the uncommitted working tree, copy it to
-# checkpoint.carry.pt beside it (not ignored, never committed): this script moves it back first.
+# checkpoint.carry.pt beside it (not ignored, never committed): `borderless run --resume` moves it back
+# first (borderless.checkpoint.restore_carried), and a stale one beside a finished seed is removed here.
 #
 #   bash scripts/seeds.sh configs/nusax.toml docs/results/nusax 0 1 2 [-- --set key=value ...]
 set -euo pipefail
@@ -17,12 +18,8 @@ runs=()
 for seed in "${seeds[@]}"; do
   run="$out/seed$seed"
   runs+=("$run")
-  if [[ -f "$run/checkpoint.carry.pt" ]]; then  # stale beside a live checkpoint.pt or a finished run
-    if [[ -f "$run/checkpoint.pt" || -f "$run/results.json" ]]; then rm "$run/checkpoint.carry.pt"
-    else mv "$run/checkpoint.carry.pt" "$run/checkpoint.pt"; fi
-  fi
-  if [[ -f "$run/results.json" ]]; then echo "done: $run"; continue; fi
-  if [[ -f "$run/checkpoint.pt" ]]; then
+  if [[ -f "$run/results.json" ]]; then rm -f "$run/checkpoint.carry.pt"; echo "done: $run"; continue; fi
+  if [[ -f "$run/checkpoint.pt" || -f "$run/checkpoint.carry.pt" ]]; then
     echo "$(date +%T) resume: $run"
     .venv/bin/borderless run --resume "$run" --quiet
   else

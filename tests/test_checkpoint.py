@@ -11,9 +11,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from borderless.checkpoint import NAME, Checkpointer, CheckpointError, load
+from borderless.checkpoint import CARRIED, NAME, Checkpointer, CheckpointError, load, restore_carried
 from borderless.config import load_config
-from borderless.runner import run
+from borderless.runner import run, run_or_resume
 from conftest import WORDS, tiny_config_text, write_language
 
 
@@ -49,6 +49,22 @@ class Killed(BaseException):
     pass
 
 
+def _die_after_save(monkeypatch, n: int) -> dict:
+    """Make the n-th checkpoint save the last thing the run does, as if the process died right after
+    writing it. Returns the count, and the paradigm it died in under "at"."""
+    real_save, calls = Checkpointer.save, {"n": 0, "at": None}
+
+    def save_then_die(self, name, record):
+        real_save(self, name, record)
+        calls["n"] += 1
+        if calls["n"] == n:
+            calls["at"] = name
+            raise Killed
+
+    monkeypatch.setattr(Checkpointer, "save", save_then_die)
+    return calls
+
+
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory, tiny_backbone):
     """One uninterrupted run, the reference for every interrupted one."""
@@ -74,16 +90,7 @@ def test_a_run_stopped_after_any_round_resumes_to_the_same_result(whole, tmp_pat
                                                                   after, paradigm):
     root, data = whole
     _, cfg = _config(root, data)
-    real_save, calls = Checkpointer.save, {"n": 0, "at": None}
-
-    def save_then_die(self, name, record):
-        real_save(self, name, record)
-        calls["n"] += 1
-        if calls["n"] == after:
-            calls["at"] = name
-            raise Killed  # as if the process died right after writing the checkpoint
-
-    monkeypatch.setattr(Checkpointer, "save", save_then_die)
+    real_save, calls = Checkpointer.save, _die_after_save(monkeypatch, after)
     with pytest.raises(Killed):
         run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone)
     assert calls["at"] == paradigm
@@ -106,15 +113,7 @@ def test_a_checkpoint_written_with_client_updates_in_it_still_resumes_to_the_sam
 
     root, data = whole
     _, cfg = _config(root, data)
-    real_save, calls = Checkpointer.save, {"n": 0}
-
-    def save_then_die(self, name, record):
-        real_save(self, name, record)
-        calls["n"] += 1
-        if calls["n"] == 17:
-            raise Killed
-
-    monkeypatch.setattr(Checkpointer, "save", save_then_die)
+    _die_after_save(monkeypatch, 17)
     monkeypatch.setattr(paradigms, "without_updates", lambda r: r)  # the former behaviour
     with pytest.raises(Killed):
         run(cfg, tmp_path / "cut", progress=False, backbone=tiny_backbone)
@@ -161,6 +160,38 @@ def test_a_resumed_paradigm_reports_its_whole_wall_time_and_its_bar_goes_on(whol
     central = [r["elapsed_s"] for r in rows if r["paradigm"] == "centralized"]
     assert central == sorted(central) and central[-1] >= 1.0  # elapsed_s goes on across the restart
 
+
+
+def test_a_carried_checkpoint_resumes_a_study_cell_to_the_same_result(whole, tmp_path, tiny_backbone, monkeypatch):
+    """checkpoint.pt is git-ignored; a stopped run travels as checkpoint.carry.pt and a study's cell
+    (run_or_resume, as scripts/privacy_utility.py and the audit call it) continues from it."""
+    root, data = whole
+    _, cfg = _config(root, data)
+    real_save = Checkpointer.save
+    _die_after_save(monkeypatch, 17)  # dies in the federated paradigm
+    cut = tmp_path / "cut"
+    with pytest.raises(Killed):
+        run(cfg, cut, progress=False, backbone=tiny_backbone)
+    monkeypatch.setattr(Checkpointer, "save", real_save)
+    (cut / NAME).rename(cut / CARRIED)  # what a user copies beside the uncommitted results
+    assert run_or_resume(cfg, cut, tiny_backbone).startswith("resumed")
+    assert not (cut / CARRIED).exists()
+    _same_run(root / "run", cut)
+    # a stale carry beside a finished run is dropped, and the run stays finished
+    (cut / CARRIED).write_bytes(b"stale")
+    assert run_or_resume(cfg, cut, tiny_backbone) == "done" and not (cut / CARRIED).exists()
+
+
+def test_a_stale_carried_checkpoint_never_replaces_a_live_one(tmp_path):
+    assert restore_carried(tmp_path) is None
+    (tmp_path / NAME).write_bytes(b"live")
+    (tmp_path / CARRIED).write_bytes(b"old")
+    assert restore_carried(tmp_path) == "dropped"
+    assert (tmp_path / NAME).read_bytes() == b"live" and not (tmp_path / CARRIED).exists()
+    (tmp_path / NAME).unlink()
+    (tmp_path / CARRIED).write_bytes(b"carried")
+    assert restore_carried(tmp_path) == "restored"
+    assert (tmp_path / NAME).read_bytes() == b"carried" and not (tmp_path / CARRIED).exists()
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_from_the_command_line(tmp_path, sib200_dir):

@@ -12,6 +12,10 @@ on CPU (tests/test_checkpoint.py kills a real run with SIGKILL).
 
 Only plain data is stored (tensors, numbers, strings, lists, dicts), and it is read back with
 ``torch.load(weights_only=True)``: a checkpoint cannot run code.
+
+``checkpoint.pt`` is in .gitignore. To carry a stopped run to another machine with an uncommitted working
+tree, copy it to ``checkpoint.carry.pt`` beside it (not ignored): a resume moves it back first
+(:func:`restore_carried`), and drops it where it is stale (beside a live checkpoint or a finished run).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from borderless.errors import BorderlessError
 
 FORMAT = 1
 NAME = "checkpoint.pt"
+CARRIED = "checkpoint.carry.pt"
 
 
 class CheckpointError(BorderlessError):
@@ -59,6 +64,21 @@ def config_differences(saved: dict, current: dict) -> list[str]:
         return json.dumps(d[k] if k in d else default.get(k), default=str)
 
     return sorted(k for k in set(a) | set(b) if value(a, k) != value(b, k))
+
+
+def restore_carried(folder: Path) -> str | None:
+    """Move a carried checkpoint (``checkpoint.carry.pt``) back to ``checkpoint.pt`` so the run can resume:
+    "restored"; remove it where it is stale, beside a live checkpoint or a finished run (results.json):
+    "dropped"; None when there is none."""
+    folder = Path(folder)
+    carried = folder / CARRIED
+    if not carried.exists():
+        return None
+    if (folder / NAME).exists() or (folder / "results.json").exists():
+        carried.unlink()
+        return "dropped"
+    carried.replace(folder / NAME)
+    return "restored"
 
 
 def load(folder: Path, config: dict) -> dict:

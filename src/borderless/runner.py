@@ -29,6 +29,7 @@ from borderless.errors import OutputError
 from borderless.features import feature_store, return_free_memory, start_features
 from borderless.checkpoint import Checkpointer
 from borderless.checkpoint import load as load_checkpoint
+from borderless.checkpoint import restore_carried
 from borderless.paradigms import (RUNNERS, ParadigmResult, Start, Workload, result_from_record, result_record,
                                   run_federated_personal)
 from borderless import probe_selection
@@ -506,7 +507,9 @@ def _test_pause(point: str) -> None:
 def run_or_resume(cfg: Config, folder: Path, backbone: Backbone | None = None,
                   data: dict[str, LanguageData] | None = None) -> str:
     """A study's cell: skipped when finished (results.json), continued from its checkpoint when killed,
-    run otherwise. Returns what it did, for the study's log."""
+    run otherwise (a carried checkpoint, ``checkpoint.carry.pt``, counts as its checkpoint). Returns what
+    it did, for the study's log."""
+    restore_carried(folder)
     if (Path(folder) / "results.json").exists():
         return "done"
     resume = (Path(folder) / "checkpoint.pt").exists()
@@ -520,8 +523,11 @@ def run(cfg: Config, output: Path, overwrite: bool = False, progress: bool = Tru
         data: dict[str, LanguageData] | None = None) -> RunOutput:
     """Run every configured paradigm and write the results folder. ``backbone`` may be passed in
     to reuse one already in memory (one frozen backbone per process). ``resume``: continue the run
-    whose checkpoint is in ``output`` (``borderless run --resume DIR``)."""
+    whose checkpoint is in ``output`` (``borderless run --resume DIR``; a carried one, ``checkpoint.carry.pt``,
+    is moved back first)."""
     refuse_unprotected_paradigms(cfg)
+    if resume:
+        restore_carried(output)
     saved = load_checkpoint(output, cfg.to_dict()) if resume else None
     folder = Path(output) if resume else check_output(output, overwrite)
     data = data if data is not None else load_data(cfg)  # bad data fails here, before anything is loaded or written

@@ -161,7 +161,6 @@ def test_a_resumed_paradigm_reports_its_whole_wall_time_and_its_bar_goes_on(whol
     assert central == sorted(central) and central[-1] >= 1.0  # elapsed_s goes on across the restart
 
 
-
 def test_a_carried_checkpoint_resumes_a_study_cell_to_the_same_result(whole, tmp_path, tiny_backbone, monkeypatch):
     """checkpoint.pt is git-ignored; a stopped run travels as checkpoint.carry.pt and a study's cell
     (run_or_resume, as scripts/privacy_utility.py and the audit call it) continues from it."""
@@ -192,6 +191,7 @@ def test_a_stale_carried_checkpoint_never_replaces_a_live_one(tmp_path):
     (tmp_path / CARRIED).write_bytes(b"carried")
     assert restore_carried(tmp_path) == "restored"
     assert (tmp_path / NAME).read_bytes() == b"carried" and not (tmp_path / CARRIED).exists()
+
 
 @pytest.mark.slow
 def test_sigkill_mid_run_then_resume_from_the_command_line(tmp_path, sib200_dir):

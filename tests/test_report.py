@@ -50,3 +50,18 @@ def test_the_report_names_what_the_learning_rate_moves(tmp_path, sib200_dir, tin
     cfg = load_config(p, [f'method.name="{method}"', "federated.rounds=1", 'run.paradigms=["federated"]'])
     report = (run(cfg, tmp_path / "r", progress=False, backbone=tiny_backbone).folder / "report.md").read_text()
     assert f"lr {cfg.train.lr:g} ({part})," in report and f"start from the same initial {part};" in report
+
+
+def _stopped(stop: str, **steps: int) -> dict:
+    return {"config": {"train": {"stop": stop}}, "paradigms": {p: {"optimizer_steps": n} for p, n in steps.items()}}
+
+
+def test_the_report_notes_paradigms_that_stopped_at_unequal_steps():
+    from borderless.report import step_gap_note
+
+    # the decoder PAWS-X LoRA cell: alone, four of five languages ran out of patience within 80 steps
+    (note,) = step_gap_note(_stopped("dev", monolingual=380, federated=1600))
+    assert "monolingual 380, federated 1,600" in note and "monolingual took under half of federated's" in note
+    assert step_gap_note(_stopped("dev", monolingual=900, federated=1600)) == []  # over half: no note
+    assert step_gap_note(_stopped("budget", monolingual=380, federated=1600)) == []  # not stopped on dev
+    assert step_gap_note(_stopped("dev", federated=1600)) == []  # nothing to compare

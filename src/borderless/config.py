@@ -210,8 +210,10 @@ class TrainConfig:
         "dev", "`dev`: stop after `patience` dev evaluations without a better mean dev score "
         "(`train.select_metric`) and restore the best state (the untrained start counts); `budget`: train every "
         "round, keep the last state")
-    patience: Annotated[int, AtLeastOne] = key(3, "`stop = \"dev\"`: dev evaluations without improvement before "
-                                               "stopping")
+    patience: Annotated[int, AtLeastOne] = key(
+        3, "`stop = \"dev\"`: dev evaluations without improvement before stopping. Each paradigm (under monolingual, "
+        "each language) stops on its own dev score, one dev set being noisier than the mean of several; the report "
+        "notes paradigms that took under half another's optimizer steps")
     probe_candidate: bool = key(
         False, "with `stop = \"dev\"`: after stopping, the paradigm's frozen-feature probe competes with the kept "
         "state on the same dev criterion and the better is reported; where dev kept the untrained start nothing "

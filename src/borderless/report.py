@@ -127,6 +127,21 @@ def floor_warnings(summary: dict) -> list[str]:
     return out
 
 
+def step_gap_note(summary: dict) -> list[str]:
+    """With ``train.stop = "dev"`` each paradigm stops on its own dev curve: where one took under half the
+    optimizer steps of another, a gap between them is partly a gap in steps, and the report says so."""
+    if (summary["config"]["train"].get("stop") or "budget") != "dev":
+        return []
+    steps = {p: r["optimizer_steps"] for p, r in summary["paradigms"].items() if r.get("optimizer_steps")}
+    if len(steps) < 2 or min(steps.values()) >= 0.5 * max(steps.values()):
+        return []
+    fewest, most = min(steps, key=steps.get), max(steps, key=steps.get)
+    return [f"**Note:** stopped on dev patience, the paradigms took unequal numbers of optimizer steps ("
+            + ", ".join(f"{p} {n:,}" for p, n in steps.items())
+            + f"): {fewest} took under half of {most}'s, so a difference between them is partly a difference "
+            "in steps. `train.stop = \"budget\"` or a larger `train.patience` compares them at equal steps."]
+
+
 def metric_tables(summary: dict) -> list[str]:
     """The run's metric first; then accuracy beside it, or, when accuracy leads, macro-F1 (a model that
     only learned the majority class shows it there)."""
@@ -305,7 +320,7 @@ def write_report(folder: Path, summary: dict) -> Path:
         + (" The verbalizer has no head to start from a probe: its round 0 is the prompted LM's zero-shot guess."
            if c["method"].get("classifier") == "verbalizer" else ""),
         "",
-    ] + [w + "\n" for w in floor_warnings(summary)] + privacy_section(summary) + zero_shot_section(summary) + [
+    ] + [w + "\n" for w in floor_warnings(summary) + step_gap_note(summary)] + privacy_section(summary) + zero_shot_section(summary) + [
         "## Cost",
         "",
         f"- Trainable parameters: **{m['trainable_parameters']:,}** "

@@ -132,8 +132,8 @@ def test_commands_not_built_for_token_tasks_refuse_by_name(tmp_path):
     cfg = token_config(tmp_path)
     with pytest.raises(ConfigError, match="`borderless compare` does not handle token tasks"):
         run_compare(cfg, tmp_path / "cmp")
-    with pytest.raises(ConfigError, match="`borderless audit` does not handle token tasks"):
-        audit(cfg, tmp_path / "audit")
+    with pytest.raises(ConfigError, match="`borderless audit --canaries` does not handle token tasks"):
+        audit(cfg, tmp_path / "audit", canaries=(1, 4))
     with pytest.raises(ConfigError, match="federated.attack"):
         load_config(tmp_path / "c.toml", ['federated.attack="label_flip"', 'federated.attack_clients=["aaa"]'])
 

@@ -50,7 +50,9 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     from borderless.runner import load_data, run_or_resume
     from borderless.trained_model import load
 
-    refuse_token_task(cfg, "audit", "its attacks score one label per sentence")
+    if canaries:
+        refuse_token_task(cfg, "audit --canaries", "a canary relabels a whole sentence; audit a tagger without "
+                          "--canaries (the loss attack, --lira and --server-view score each tagged sentence)")
     if cfg.data.dev_from_train:
         raise ConfigError("audit: data.dev_from_train: the audit's non-members are the training rows no member id "
                           "holds, so none may join dev; set data.dev_from_train = 0 (--set data.dev_from_train=0)")
@@ -86,7 +88,9 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     if progress:
         print(f"audited run: {did}", flush=True)
     results = json.loads((output / "run" / "results.json").read_text())
-    out = {"config": cfg.to_dict(), "attack": "loss threshold (score = −loss of the true label)",
+    tagged = any(d.token_task for d in data.values())
+    out = {"config": cfg.to_dict(), "attack": "loss threshold (score = −loss of the true label)" if not tagged else
+           "loss threshold (score = −mean loss of the sentence's true tags)",
            "threat_model": "the released model (borderless.load of each paradigm's kept state)",
            "split": "by parallel sentence id: an id is a member in every language or in none",
            "delta": cfg.privacy.delta if cfg.privacy.mechanism != "none" else 1e-5,
@@ -108,6 +112,9 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         row = summarise(m, o, out["delta"], bootstrap_rounds)
         row["per_language_auc"] = {l: auc(a, b) for l, (a, b) in per.items()}
         row["test_accuracy"] = results["paradigms"][paradigm]["mean_accuracy"]
+        metric = results.get("metric", "accuracy")  # a tagger's entity F1 (NER) or token accuracy (POS)
+        row["test_metric"], row["test_score"] = metric, results["paradigms"][paradigm].get(f"mean_{metric}",
+                                                                                            row["test_accuracy"])
         row["privacy_epsilon"] = (results["paradigms"][paradigm].get("privacy") or {}).get("epsilon")
         if exposed is not None:
             row["canaries"] = canary.summarise(exposed)
@@ -278,17 +285,22 @@ def _ci(pair) -> str:
     return f"[{pair[0]:.3f}, {pair[1]:.3f}]"
 
 
+_METRIC_NAMES = {"accuracy": "acc.", "f1": "entity F1", "macro_f1": "macro-F1"}
+
+
 def report(a: dict) -> str:
     c = a["config"]
+    metric = next(iter(a["paradigms"].values()), {}).get("test_metric", "accuracy")
     lines = ["# Membership-inference audit", "",
              f"Method **{c['method']['name']}** on {c['backbone']['name']}, {len(a['members_per_language'])} languages, "
              f"{sum(a['members_per_language'].values())} member sentences and as many non-members; privacy mechanism "
              f"{c['privacy']['mechanism']}. Attack: {a['attack']}; threat model: {a['threat_model']}; split {a['split']}.",
-             "", "| paradigm | test acc. | DP ε (accountant) | AUC [95 % CI] | TPR @ 1 % FPR [95 % CI] | empirical ε lower bound |",
+             "", f"| paradigm | test {_METRIC_NAMES.get(metric, metric)} | DP ε (accountant) | AUC [95 % CI] | "
+             "TPR @ 1 % FPR [95 % CI] | empirical ε lower bound |",
              "|---|---|---|---|---|---|"]
     for p, r in a["paradigms"].items():
         eps = r.get("privacy_epsilon")
-        lines.append(f"| {p} | {100 * r['test_accuracy']:.1f} | {'—' if eps is None else f'{eps:.2f}'} | "
+        lines.append(f"| {p} | {100 * r.get('test_score', r['test_accuracy']):.1f} | {'—' if eps is None else f'{eps:.2f}'} | "
                      f"{r['auc']:.3f} {_ci(r['auc_ci95'])} | {r['tpr_at_1pct_fpr']:.3f} {_ci(r['tpr_at_1pct_fpr_ci95'])} | "
                      f"{r['epsilon_lower_bound']:.2f} |")
     if "lira" in a:

@@ -53,6 +53,6 @@ def test_an_audit_of_a_tagger_on_a_users_conll_folder(tmp_path, tiny_backbone):
         assert auc(m, o) == r["auc"] and np.all(m <= 0) and np.all(o <= 0)  # −(mean loss)
         assert 0 <= r["lira"]["auc"] <= 1
     text = (tmp_path / "audit" / "audit.md").read_text()
-    assert "| paradigm | test entity F1 |" in text and "## LiRA" in text
+    assert "| paradigm | test entity F1 (seqeval, strict IOB2) |" in text and "## LiRA" in text
     with pytest.raises(ConfigError, match="audit --canaries` does not handle token tasks"):
         audit(cfg, tmp_path / "other", backbone=tiny_backbone, progress=False, canaries=(1,))

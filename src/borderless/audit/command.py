@@ -40,13 +40,14 @@ from borderless.audit import canaries as canary
 from borderless.audit import lira, membership
 from borderless.audit.loss_attack import losses_and_hits, scores
 from borderless.audit.metrics import auc, roc, summarise
-from borderless.config import Config, ConfigError, refuse_token_task
+from borderless.config import Config, ConfigError, refuse_token_task, token_task
 
 
 def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, bootstrap_rounds: int = 1000,
           canaries: tuple[int, ...] = (), canaries_per_count: int = 2, canary_references: int = 100,
           lira_shadows: int = 0, server_view: bool = False) -> dict:
     from borderless.backbones.resolve import load_configured
+    from borderless.report import metric_name
     from borderless.runner import load_data, run_or_resume
     from borderless.trained_model import load
 
@@ -88,9 +89,8 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
     if progress:
         print(f"audited run: {did}", flush=True)
     results = json.loads((output / "run" / "results.json").read_text())
-    tagged = any(d.token_task for d in data.values())
-    out = {"config": cfg.to_dict(), "attack": "loss threshold (score = −loss of the true label)" if not tagged else
-           "loss threshold (score = −mean loss of the sentence's true tags)",
+    out = {"config": cfg.to_dict(), "attack": "loss threshold (score = −loss of the true label)"
+           if not token_task(cfg.data) else "loss threshold (score = −mean loss of the sentence's true tags)",
            "threat_model": "the released model (borderless.load of each paradigm's kept state)",
            "split": "by parallel sentence id: an id is a member in every language or in none",
            "delta": cfg.privacy.delta if cfg.privacy.mechanism != "none" else 1e-5,
@@ -99,6 +99,8 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         out["canaries"] = {"inserted_times": setup["canaries"], "per_count_per_language": canaries_per_count,
                            "references_per_language": {l: len(drawn.references[l]) for l in langs},
                            "copies_trained_per_language": {l: sum(r for _, r in drawn.inserted[l]) for l in langs}}
+    metric = results.get("metric", "accuracy")  # a tagger's entity F1 (NER) or token accuracy (POS)
+    out["test_metric_name"] = metric_name(results, metric)
     curves, attacked, kept = {}, {}, {}
     for paradigm in results["paradigms"]:
         model = load(output / "run", paradigm, backbone=backbone)
@@ -112,7 +114,6 @@ def audit(cfg: Config, output: Path, backbone=None, progress: bool = True, boots
         row = summarise(m, o, out["delta"], bootstrap_rounds)
         row["per_language_auc"] = {l: auc(a, b) for l, (a, b) in per.items()}
         row["test_accuracy"] = results["paradigms"][paradigm]["mean_accuracy"]
-        metric = results.get("metric", "accuracy")  # a tagger's entity F1 (NER) or token accuracy (POS)
         row["test_metric"], row["test_score"] = metric, results["paradigms"][paradigm].get(f"mean_{metric}",
                                                                                             row["test_accuracy"])
         row["privacy_epsilon"] = (results["paradigms"][paradigm].get("privacy") or {}).get("epsilon")
@@ -285,22 +286,18 @@ def _ci(pair) -> str:
     return f"[{pair[0]:.3f}, {pair[1]:.3f}]"
 
 
-_METRIC_NAMES = {"accuracy": "acc.", "f1": "entity F1", "macro_f1": "macro-F1"}
-
-
 def report(a: dict) -> str:
     c = a["config"]
-    metric = next(iter(a["paradigms"].values()), {}).get("test_metric", "accuracy")
     lines = ["# Membership-inference audit", "",
              f"Method **{c['method']['name']}** on {c['backbone']['name']}, {len(a['members_per_language'])} languages, "
              f"{sum(a['members_per_language'].values())} member sentences and as many non-members; privacy mechanism "
              f"{c['privacy']['mechanism']}. Attack: {a['attack']}; threat model: {a['threat_model']}; split {a['split']}.",
-             "", f"| paradigm | test {_METRIC_NAMES.get(metric, metric)} | DP ε (accountant) | AUC [95 % CI] | "
+             "", f"| paradigm | test {a['test_metric_name']} | DP ε (accountant) | AUC [95 % CI] | "
              "TPR @ 1 % FPR [95 % CI] | empirical ε lower bound |",
              "|---|---|---|---|---|---|"]
     for p, r in a["paradigms"].items():
         eps = r.get("privacy_epsilon")
-        lines.append(f"| {p} | {100 * r.get('test_score', r['test_accuracy']):.1f} | {'—' if eps is None else f'{eps:.2f}'} | "
+        lines.append(f"| {p} | {100 * r['test_score']:.1f} | {'—' if eps is None else f'{eps:.2f}'} | "
                      f"{r['auc']:.3f} {_ci(r['auc_ci95'])} | {r['tpr_at_1pct_fpr']:.3f} {_ci(r['tpr_at_1pct_fpr_ci95'])} | "
                      f"{r['epsilon_lower_bound']:.2f} |")
     if "lira" in a:
